@@ -1,0 +1,49 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Scope(models.TextChoices):
+    """How far a role sees customer-facing records. Ordered from narrow to wide."""
+
+    OWN = "own", _("本人")
+    DEPARTMENT = "department", _("本部门及下级")
+    REGION = "region", _("本区域及下级")
+    ALL = "all", _("全部")
+
+
+SCOPE_RANK = {Scope.OWN: 0, Scope.DEPARTMENT: 1, Scope.REGION: 2, Scope.ALL: 3}
+
+
+class Permission(models.TextChoices):
+    """Permission codes that custom roles are built from. Later apps add theirs here."""
+
+    MANAGE_STAFF = "org.manage_staff", _("管理员工（邀请、编辑、停用）")
+    MANAGE_ROLES = "org.manage_roles", _("管理角色与权限")
+    MANAGE_STRUCTURE = "org.manage_structure", _("管理部门与区域")
+    MANAGE_SETTINGS = "org.manage_settings", _("管理公司设置与业务模式")
+    VIEW_AUDIT = "audit.view", _("查看审计记录")
+    VIEW_REPORTS = "analytics.view", _("查看报表")
+
+
+class SystemRole(models.TextChoices):
+    TENANT_ADMIN = "tenant_admin", _("系统管理员")
+    EXECUTIVE = "executive", _("高管")
+    REGIONAL_MANAGER = "regional_manager", _("区域经理")
+    SALESPERSON = "salesperson", _("业务员")
+    BUSINESS_SECRETARY = "business_secretary", _("商务秘书")
+    FINANCE = "finance", _("财务")
+    WAREHOUSE = "warehouse", _("仓库")
+    SERVICE = "service", _("客服")
+
+
+# Seeded into every tenant when its mode is applied: (code, English name, scope, permissions)
+SYSTEM_ROLE_DEFAULTS: dict[str, tuple[str, str, list[str]]] = {
+    SystemRole.TENANT_ADMIN: ("Tenant admin", Scope.ALL, [p.value for p in Permission]),
+    SystemRole.EXECUTIVE: ("Executive", Scope.ALL, [Permission.VIEW_AUDIT, Permission.VIEW_REPORTS]),
+    SystemRole.REGIONAL_MANAGER: ("Regional manager", Scope.REGION, [Permission.VIEW_REPORTS]),
+    SystemRole.SALESPERSON: ("Salesperson", Scope.OWN, []),
+    SystemRole.BUSINESS_SECRETARY: ("Business secretary", Scope.ALL, []),
+    SystemRole.FINANCE: ("Finance", Scope.ALL, [Permission.VIEW_REPORTS]),
+    SystemRole.WAREHOUSE: ("Warehouse", Scope.ALL, []),
+    SystemRole.SERVICE: ("Service", Scope.DEPARTMENT, []),
+}

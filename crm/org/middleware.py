@@ -1,0 +1,36 @@
+from django.conf import settings
+from django.db import connection
+from django.utils import translation
+
+
+def resolve_language(request, user=None) -> str:
+    """The user's own choice, else the language cookie, else the tenant's default."""
+    supported = dict(settings.LANGUAGES)
+    user = user if user is not None else getattr(request, "user", None)
+    if user is not None and getattr(user, "is_authenticated", False) and user.language in supported:
+        return user.language
+    cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    if cookie in supported:
+        return cookie
+    tenant = getattr(connection, "tenant", None)
+    tenant_lang = getattr(tenant, "language", None)
+    if tenant_lang in supported and getattr(tenant, "schema_name", "public") != "public":
+        return tenant_lang
+    accept = translation.get_language_from_request(request)
+    return accept if accept in supported else settings.LANGUAGE_CODE
+
+
+class LanguageMiddleware:
+    """Activates the language for the request (runs after authentication)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        language = resolve_language(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", translation.get_language())
+        translation.deactivate()
+        return response

@@ -1,0 +1,67 @@
+"""The one visibility mechanism every customer-facing model plugs into.
+
+A model declares which of its fields hold the owner, the department and the region, and uses
+``ScopedQuerySet`` as its manager. ``Model.objects.visible_to(user)`` then returns what the
+user's widest role scope allows:
+
+* own        - records the user owns
+* department - records of the user's department and its sub-departments (plus own)
+* region     - records of the user's region and its sub-regions (plus own)
+* all        - every record
+
+A deactivated or anonymous user sees nothing. Selectors call ``visible_to``; views and APIs
+call selectors, never ``objects.all()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models
+from django.db.models import Q
+
+from .enums import Scope
+
+
+@dataclass(frozen=True)
+class ScopeFields:
+    owner: str = "owner"
+    department: str | None = "department"
+    region: str | None = "region"
+
+
+class ScopedQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ScopedQuerySet:
+        return self.filter(scope_q(self.model, user))
+
+
+def scope_fields_of(model) -> ScopeFields:
+    fields = getattr(model, "scope_fields", None)
+    if not isinstance(fields, ScopeFields):
+        raise TypeError(f"{model.__name__} must declare scope_fields = ScopeFields(...)")
+    return fields
+
+
+def scope_q(model, user) -> Q:
+    """The filter that limits ``model`` rows to what ``user`` may see."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Q(pk__in=[])
+    fields = scope_fields_of(model)
+    scope = user.effective_scope()
+    own = Q(**{fields.owner: user.pk})
+    if scope == Scope.ALL:
+        return Q()
+    if scope == Scope.DEPARTMENT and fields.department and user.department_id:
+        path = user.department.path
+        return own | Q(**{f"{fields.department}__path__startswith": path})
+    if scope == Scope.REGION and fields.region and user.region_id:
+        path = user.region.path
+        return own | Q(**{f"{fields.region}__path__startswith": path})
+    return own
+
+
+def can_see(user, instance) -> bool:
+    """One-row check through the same rule (used for 404-vs-yours decisions)."""
+    return type(instance)._default_manager.filter(pk=instance.pk).filter(
+        scope_q(type(instance), user)
+    ).exists()

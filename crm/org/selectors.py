@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from .enums import Scope
+from .models import Department, Region, Role, TenantConfig, User
+
+
+def staff_list(*, actor: User, search: str = "", include_inactive: bool = True) -> QuerySet[User]:
+    """The staff directory. Every staff member may see colleagues' names and contact
+    details (a company directory); managing them is a separate permission."""
+    qs = User.objects.select_related("department", "region").prefetch_related("roles")
+    if not include_inactive:
+        qs = qs.filter(is_active=True)
+    if search:
+        qs = qs.filter(Q(full_name__icontains=search) | Q(email__icontains=search.lower())
+                       | Q(phone__contains=search))
+    return qs.order_by("-is_active", "full_name", "id")
+
+
+def staff_get(*, actor: User, user_id) -> User:
+    return staff_list(actor=actor).get(pk=user_id)
+
+
+def staff_in_scope_of(*, actor: User) -> QuerySet[User]:
+    """Colleagues whose records the actor's scope covers (for managers' views)."""
+    scope = actor.effective_scope()
+    qs = User.objects.filter(is_active=True)
+    if scope == Scope.ALL:
+        return qs
+    if scope == Scope.DEPARTMENT and actor.department_id:
+        return qs.filter(Q(pk=actor.pk) | Q(department__path__startswith=actor.department.path))
+    if scope == Scope.REGION and actor.region_id:
+        return qs.filter(Q(pk=actor.pk) | Q(region__path__startswith=actor.region.path))
+    return qs.filter(pk=actor.pk)
+
+
+def department_tree() -> list[Department]:
+    return list(Department.objects.filter(is_active=True).select_related("manager").order_by("path"))
+
+
+def region_tree() -> list[Region]:
+    return list(Region.objects.filter(is_active=True).order_by("path"))
+
+
+def role_list() -> QuerySet[Role]:
+    return Role.objects.order_by("-is_system", "id")
+
+
+def tenant_config_get() -> TenantConfig:
+    config, _ = TenantConfig.objects.get_or_create(id=1)
+    return config

@@ -1,0 +1,5 @@
+"""Qiao host configuration: settings, URL roots, WSGI/ASGI and the Celery app."""
+
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

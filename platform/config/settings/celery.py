@@ -1,0 +1,25 @@
+"""Celery on Redis; tenant-aware through tenant-schemas-celery."""
+
+from .cache import REDIS_URL
+from .env import env
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", str, REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = env("CELERY_TASK_ALWAYS_EAGER", bool, False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 360
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TIMEZONE = "Asia/Shanghai"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    # One beat entry per periodic job; it fans out one task per active tenant.
+    "tenants-heartbeat": {
+        "task": "tenants.fan_out",
+        "schedule": 3600.0,
+        "args": ("org.refresh_staff_counts",),
+    },
+}

@@ -1,0 +1,24 @@
+"""URL root of a tenant host (<slug>.<BASE_DOMAIN>). No Django admin here."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from crm.org.views import language_set
+
+api_v1 = [
+    path("", include("crm.org.api.urls")),
+    path("", include("crm.activities.api.urls")),
+]
+
+urlpatterns = [
+    path("", include("crm.activities.urls")),
+    path("", include("crm.org.urls")),
+    path("i18n/setlang/", language_set, name="set-language"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+handler404 = "config.errors.not_found"
+handler403 = "config.errors.forbidden"
+handler500 = "config.errors.server_error"

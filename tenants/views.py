@@ -1,0 +1,7 @@
+from django.shortcuts import render
+
+from .modes import MODES
+
+
+def landing(request):
+    return render(request, "tenants/landing.html", {"modes": MODES.values()})

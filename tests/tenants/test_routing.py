@@ -1,0 +1,70 @@
+import pytest
+from django.test import Client
+
+from tenants.services import tenant_set_status
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_host_gets_a_friendly_404_page():
+    response = Client(HTTP_HOST="nosuchcompany.localhost").get("/")
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "nosuchcompany.localhost" in body and "<html" in body
+
+
+def test_unknown_host_answers_json_under_api():
+    response = Client(HTTP_HOST="nosuchcompany.localhost").get("/api/v1/auth/me")
+    assert response.status_code == 404
+    assert response.json()["code"] == "tenant_not_found"
+
+
+def test_tenant_host_serves_its_login_page(tenant_a, web):
+    response = web.get("/login/")
+    assert response.status_code == 200
+    assert tenant_a.name in response.content.decode()
+
+
+def test_suspended_tenant_reads_work_writes_get_423_with_banner(tenant_a, web_as, user_in, api_for):
+    admin = user_in(tenant_a, "admin")
+    web = web_as(tenant_a, admin)
+    tenant_set_status(tenant_id=tenant_a.pk, status="suspended", reason="欠费")
+    page = web.get("/")
+    assert page.status_code == 200
+    assert "欠费" in page.content.decode()  # the banner says why
+    api = api_for(tenant_a, admin)
+    assert api.get("/api/v1/auth/me").status_code == 200
+    refused = api.post("/api/v1/tasks/", {"title": "call back"}, format="json")
+    assert refused.status_code == 423
+    assert refused.json()["code"] == "tenant_suspended"
+    assert web.post("/staff/invite/", {}).status_code == 423
+
+
+def test_closed_tenant_answers_410(tenant_a, web):
+    tenant_set_status(tenant_id=tenant_a.pk, status="closed", reason="")
+    assert web.get("/").status_code == 410
+    assert web.get("/api/v1/auth/me").status_code == 410
+
+
+def test_admin_is_absent_on_tenant_hosts_and_present_on_public(web):
+    assert web.get("/admin/").status_code == 404
+    assert web.get("/admin/login/").status_code == 404
+    public = Client(HTTP_HOST="localhost")
+    assert public.get("/admin/login/").status_code == 200
+
+
+def test_healthz_on_public_tenant_and_unknown_hosts(tenant_a, web):
+    for client in (web, Client(HTTP_HOST="localhost"), Client(HTTP_HOST="nosuch.localhost")):
+        response = client.get("/healthz")
+        assert response.status_code == 200
+        assert response.json()["checks"]["database"]["ok"] is True
+        assert response.json()["checks"]["redis"]["ok"] is True
+
+
+def test_business_modes_listed_on_public_host():
+    data = Client(HTTP_HOST="localhost").get("/api/v1/business-modes").json()
+    keys = [m["key"] for m in data["results"]]
+    assert keys == ["standard", "promotion", "project", "membership", "keyaccount"]
+    standard = data["results"][0]
+    assert standard["name_zh"] == "标准产品" and standard["name_en"] == "Standard product"
+    assert standard["pipeline_stages"] and standard["approval_policy"] and standard["navigation"]
