@@ -60,7 +60,7 @@ class SchemaResult:
     error: str = ""
 
 
-def _migrate_one(schema: str, pending_count: int) -> SchemaResult:
+def _migrate_one(schema: str, pending_count: int, in_child: bool = False) -> SchemaResult:
     from django.core.management import call_command
 
     started = time.perf_counter()
@@ -72,7 +72,8 @@ def _migrate_one(schema: str, pending_count: int) -> SchemaResult:
         return SchemaResult(schema, False, time.perf_counter() - started, 0,
                             f"{type(exc).__name__}: {exc}")
     finally:
-        connections.close_all()
+        if in_child:
+            connections.close_all()
 
 
 def migrate_schemas_parallel(schemas: list[str], *, workers: int,
@@ -87,16 +88,16 @@ def migrate_schemas_parallel(schemas: list[str], *, workers: int,
     results: list[SchemaResult] = []
     if not todo:
         return results
-    connections.close_all()  # forked workers must not share this process's connection
     if workers <= 1 or len(todo) == 1:
         for schema, count in todo:
             res = _migrate_one(schema, count)
             results.append(res)
             _report_one(report, res, len(results), len(todo))
         return results
+    connections.close_all()  # forked workers must not share this process's connection
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
-        futures = [pool.submit(_migrate_one, schema, count) for schema, count in todo]
+        futures = [pool.submit(_migrate_one, schema, count, True) for schema, count in todo]
         for future in as_completed(futures):
             res = future.result()
             results.append(res)

@@ -45,22 +45,23 @@ def _event(tenant: Tenant, kind: str, *, actor: str = "system", from_status: str
 
 
 # -- validation ------------------------------------------------------------------------------
+def _slug_error(message: str, code: str) -> ValidationError:
+    return ValidationError({"slug": ValidationError(message, code=code)})
+
+
 def tenant_slug_validate(slug: str) -> str:
     """DNS-safe, 3-40 characters, not reserved, not taken. Returns the normalised slug."""
     slug = (slug or "").strip().lower()
     if not 3 <= len(slug) <= 40:
-        raise ValidationError({"slug": _("子域名长度须为 3 到 40 个字符。")}, code="length")
+        raise _slug_error(_("子域名长度须为 3 到 40 个字符。"), "length")
     if not SLUG_RE.match(slug):
-        raise ValidationError(
-            {"slug": _("子域名只能包含小写字母、数字和连字符，且不能以连字符开头或结尾。")},
-            code="invalid")
+        raise _slug_error(_("子域名只能包含小写字母、数字和连字符，且不能以连字符开头或结尾。"), "invalid")
     if "--" in slug:
-        raise ValidationError({"slug": _("子域名不能包含连续的连字符。")}, code="invalid")
+        raise _slug_error(_("子域名不能包含连续的连字符。"), "invalid")
     if slug in RESERVED_SLUGS:
-        raise ValidationError({"slug": _("“%(slug)s”是保留名称，请换一个。") % {"slug": slug}},
-                              code="reserved")
+        raise _slug_error(_("“%(slug)s”是保留名称，请换一个。") % {"slug": slug}, "reserved")
     if Tenant.objects.filter(slug=slug).exists():
-        raise ValidationError({"slug": _("子域名“%(slug)s”已被占用。") % {"slug": slug}}, code="taken")
+        raise _slug_error(_("子域名“%(slug)s”已被占用。") % {"slug": slug}, "taken")
     return slug
 
 

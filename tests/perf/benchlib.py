@@ -1,0 +1,163 @@
+"""Shared helpers of the performance benchmarks (not a test module: pytest collects nothing here).
+
+Every benchmark creates tenants whose slug starts with ``bench-`` plus its own short prefix
+(schemas ``t_bench_...``) and removes exactly those again: rows, domains, events, cached host
+lookups and schemas. A run that was killed half-way is cleaned up by the next run of the same
+benchmark, which first removes leftovers with its prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BENCH_PASSWORD = "Bench-pass-2026"
+
+_ready = False
+
+
+def django_setup() -> None:
+    """Settings ``config.settings.dev`` (DATABASE_URL and REDIS_URL come from the environment)."""
+    global _ready
+    if _ready:
+        return
+    missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+    if missing:
+        sys.exit(f"benchmarks: set {' and '.join(missing)} first, e.g.\n"
+                 "  DATABASE_URL=postgres://postgres@127.0.0.1:5432/qiao_bench "
+                 "REDIS_URL=redis://127.0.0.1:6379/7 .venv/bin/python tests/perf/run_all.py")
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.dev"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # provisioning logs would drown the figures
+    import django
+
+    django.setup()
+    # A SIGTERM (e.g. a CI timeout) unwinds like Ctrl-C, so the cleanup in `finally` runs.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    _ready = True
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_id() -> str:
+    """Four hex characters that keep the slugs of one run apart from a concurrent one."""
+    return os.urandom(2).hex()
+
+
+# -- statistics ------------------------------------------------------------------------------
+def percentile(values: Iterable[float], q: float) -> float:
+    """Linear interpolation between closest ranks (as numpy's default)."""
+    data = sorted(values)
+    if not data:
+        return float("nan")
+    pos = (len(data) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def fmt_s(seconds: float) -> str:
+    return f"{seconds:.3f} s" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "NOT MET"
+
+
+def banner(title: str) -> None:
+    print(f"\n=== {title} " + "=" * max(0, 76 - len(title)), flush=True)
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+class Timer:
+    def __enter__(self):
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.started
+        return False
+
+
+# -- prerequisites and clean-up ----------------------------------------------------------------
+def ensure_prerequisites() -> dict[str, float]:
+    """What `manage.py qiao_setup` does before the tenants: the public schema migrated, the
+    public tenant and host, the template schema (migrated if anything is pending)."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from tenants.services import tenant_public_ensure, tenant_template_ensure
+
+    timings = {}
+    with Timer() as t:
+        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+    timings["migrate_schemas --shared"] = t.seconds
+    with Timer() as t:
+        tenant_public_ensure()
+    timings["tenant_public_ensure"] = t.seconds
+    with Timer() as t:
+        tenant_template_ensure()
+    timings["tenant_template_ensure"] = t.seconds
+    connection.set_schema_to_public()
+    return timings
+
+
+def schema_for(slug: str) -> str:
+    from tenants.services import _schema_for
+
+    return _schema_for(slug)
+
+
+def drop_schema(schema: str) -> None:
+    from django.db import connection
+
+    assert schema.startswith("t_bench_"), schema  # never anything the benchmarks did not make
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def cleanup(slug_prefix: str, *, quiet: bool = False) -> tuple[int, int]:
+    """Remove every tenant whose slug starts with ``slug_prefix`` (which must start with
+    ``bench-``) and every schema named after such a slug, with or without a row.
+    Returns (rows deleted, schemas dropped)."""
+    from django.db import connection, transaction
+
+    from tenants.models import Tenant
+    from tenants.selectors import tenant_cache_forget
+
+    assert slug_prefix.startswith("bench-") and len(slug_prefix) > len("bench-"), slug_prefix
+    connection.set_schema_to_public()
+    schema_prefix = schema_for(slug_prefix)
+    tenants = list(Tenant.objects.filter(slug__startswith=slug_prefix))
+    for tenant in tenants:
+        try:
+            tenant_cache_forget(tenant)
+        except Exception:  # Redis down: the keys expire on their own
+            pass
+    like = schema_prefix.replace("_", r"\_") + "%"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", [like])
+        schemas = sorted({row[0] for row in cursor.fetchall()})
+    # One schema per transaction: dropping hundreds at once exhausts the lock table.
+    for schema in schemas:
+        drop_schema(schema)
+    with transaction.atomic():
+        deleted = Tenant.objects.filter(slug__startswith=slug_prefix).delete()[1].get("tenants.Tenant", 0)
+    if not quiet and (deleted or schemas):
+        say(f"cleanup {slug_prefix}*: {deleted} tenant rows deleted, {len(schemas)} schemas dropped")
+    return deleted, len(schemas)
