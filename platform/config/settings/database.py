@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, unquote, urlparse
 
-from .env import EnvironmentError_, env
+from .env import ImproperEnvironment, env
 
 
 def parse_database_url(url: str) -> dict:
     parsed = urlparse(url)
     if parsed.scheme not in {"postgres", "postgresql"}:
-        raise EnvironmentError_(
+        raise ImproperEnvironment(
             f"DATABASE_URL must start with postgres:// or postgresql://, got {parsed.scheme!r}"
         )
     query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}

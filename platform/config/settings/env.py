@@ -15,7 +15,7 @@ T = TypeVar("T")
 _MISSING = object()
 
 
-class EnvironmentError_(RuntimeError):
+class ImproperEnvironment(RuntimeError):
     """A required environment value is missing or cannot be parsed."""
 
 
@@ -48,10 +48,10 @@ def env(name: str, cast: type[T] = str, default: Any = _MISSING, *, help: str = 
     appears in the error message.
     """
     raw = os.environ.get(name)
-    if raw is None or (raw == "" and cast is not str):
+    if raw is None or raw.strip() == "":
         if default is _MISSING:
             hint = f" ({help})" if help else ""
-            raise EnvironmentError_(
+            raise ImproperEnvironment(
                 f"Environment variable {name} is required{hint}; see .env.example."
             )
         return default
@@ -61,6 +61,6 @@ def env(name: str, cast: type[T] = str, default: Any = _MISSING, *, help: str = 
     try:
         return parser(raw)
     except ValueError as exc:
-        raise EnvironmentError_(
+        raise ImproperEnvironment(
             f"Environment variable {name}={raw!r} is not a valid {cast.__name__}: {exc}"
         ) from exc
