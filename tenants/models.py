@@ -2,7 +2,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
-from .enums import TenantStatus, TenantEventKind
+from .enums import TenantEventKind, TenantStatus
 
 
 class TenantQuerySet(models.QuerySet):

@@ -15,7 +15,7 @@ class AuditContext:
 
 
 _current: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(
-    "qiao_audit_context", default=AuditContext()
+    "qiao_audit_context", default=AuditContext()  # noqa: B039 (frozen dataclass)
 )
 
 

@@ -1,6 +1,6 @@
 import uuid
 
-from .context import _current, AuditContext
+from .context import AuditContext, _current
 
 
 class AuditContextMiddleware:

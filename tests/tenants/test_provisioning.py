@@ -5,9 +5,15 @@ from django.db import connection
 from django_tenants.utils import schema_context, schema_exists
 
 from tenants.models import Domain, Tenant, TenantEvent
-from tenants.services import (RESERVED_SLUGS, tenant_create, tenant_create_async,
-                              tenant_enable_mode, tenant_provision, tenant_request,
-                              tenant_slug_validate)
+from tenants.services import (
+    RESERVED_SLUGS,
+    tenant_create,
+    tenant_create_async,
+    tenant_enable_mode,
+    tenant_provision,
+    tenant_request,
+    tenant_slug_validate,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -1,8 +1,8 @@
 """The base of every staff API view: who the actor is, in their language."""
 
+from django.utils import translation
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.views import APIView
-from django.utils import translation
 
 from crm.org.middleware import resolve_language
 

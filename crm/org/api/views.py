@@ -13,9 +13,17 @@ from crm.org import selectors, services
 from crm.org.permissions import can_view_audit_of_staff
 
 from .base import StaffApiView
-from .serializers import (AuditEntrySerializer, MeSerializer, NodeSerializer, RoleSerializer,
-                          StaffInviteSerializer, StaffSerializer, StaffWriteSerializer,
-                          TokenRequestSerializer, TokenResponseSerializer)
+from .serializers import (
+    AuditEntrySerializer,
+    MeSerializer,
+    NodeSerializer,
+    RoleSerializer,
+    StaffInviteSerializer,
+    StaffSerializer,
+    StaffWriteSerializer,
+    TokenRequestSerializer,
+    TokenResponseSerializer,
+)
 
 
 class AuthTokenApi(APIView):

@@ -14,7 +14,6 @@ from babel.messages.pofile import PoFileError, read_po
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-
 _STRING = r'"(?:[^"\\]|\\.)*"'
 _LINE = re.compile(rf"^(?:(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)\s+)?{_STRING}\s*$")
 
