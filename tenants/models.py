@@ -40,6 +40,9 @@ class Tenant(TenantMixin):
     provisioning_error = models.TextField(blank=True)
     provisioning_attempts = models.PositiveIntegerField(default=0)
     provisioned_at = models.DateTimeField(null=True, blank=True)
+    usage = models.JSONField(default=dict, blank=True,
+                             help_text="figures reported by the tenant's periodic usage task")
+    last_activity_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -269,3 +269,12 @@ def tenant_set_status(*, tenant_id: int, status: str, reason: str = "", actor: s
            to_status=status, reason=reason)
     transaction.on_commit(lambda: tenant_cache_forget(tenant))
     return tenant
+
+
+def tenant_usage_record(*, schema_name: str, usage: dict, last_activity_at=None) -> None:
+    """Store the figures a tenant's periodic usage task computed (public schema)."""
+    with schema_context(get_public_schema_name()):
+        fields = {"usage": {**usage, "reported_at": timezone.now().isoformat()}}
+        if last_activity_at is not None:
+            fields["last_activity_at"] = last_activity_at
+        Tenant.objects.filter(schema_name=schema_name).update(**fields)

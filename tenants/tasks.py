@@ -30,9 +30,11 @@ def tenants_fan_out_task(task_name: str, *args) -> int:
 
     with schema_context(get_public_schema_name()):
         schemas = list(Tenant.objects.active().values_list("schema_name", flat=True))
+    app.loader.import_default_modules()  # every app's tasks module (cheap after the first call)
+    task = app.tasks[task_name]  # only registered tasks: a typo fails here, loudly
     for schema in schemas:
         with schema_context(schema):
-            app.send_task(task_name, args=args)
+            task.apply_async(args=args)  # tenant-schemas-celery puts the schema in the headers
     connection.set_schema_to_public()
     log.info("fanned out %s to %d tenants", task_name, len(schemas))
     return len(schemas)

@@ -17,9 +17,9 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     # One beat entry per periodic job; it fans out one task per active tenant.
-    "tenants-heartbeat": {
+    "tenants-usage-report": {
         "task": "tenants.fan_out",
         "schedule": 3600.0,
-        "args": ("org.refresh_staff_counts",),
+        "args": ("org.usage_report",),
     },
 }

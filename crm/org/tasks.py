@@ -1,0 +1,21 @@
+"""Periodic work inside one tenant's schema (queued per tenant by tenants.fan_out)."""
+
+from celery import shared_task
+from django.db import connection
+from django.db.models import Count, Max, Q
+
+from tenants.services import tenant_usage_record
+
+from .models import User
+
+
+@shared_task(name="org.usage_report", soft_time_limit=60, time_limit=90, max_retries=3,
+             default_retry_delay=30, acks_late=True)
+def org_usage_report_task() -> dict:
+    """Staff counts and the last sign-in of this tenant, for the operator console."""
+    figures = User.objects.aggregate(staff_total=Count("id"),
+                                     staff_active=Count("id", filter=Q(is_active=True)),
+                                     last_login=Max("last_login"))
+    last_login = figures.pop("last_login")
+    tenant_usage_record(schema_name=connection.schema_name, usage=figures, last_activity_at=last_login)
+    return figures
