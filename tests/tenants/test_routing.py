@@ -68,3 +68,40 @@ def test_business_modes_listed_on_public_host():
     standard = data["results"][0]
     assert standard["name_zh"] == "标准产品" and standard["name_en"] == "Standard product"
     assert standard["pipeline_stages"] and standard["approval_policy"] and standard["navigation"]
+
+
+def test_host_lookup_is_cached_under_the_public_schema_prefix(tenant_a, web):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    web.get("/login/")  # warms the cache
+    with CaptureQueriesContext(connection) as queries:
+        assert web.get("/login/").status_code == 200
+    assert not any("tenants_domain" in q["sql"] for q in queries.captured_queries)
+    client = cache._cache.get_client(write=False)
+    keys = [k.decode() for k in client.scan_iter(match="*tenant-by-host:alpha.localhost")]
+    assert keys and all(k.startswith("public:") for k in keys)
+
+
+def test_status_change_is_seen_at_once_despite_the_cache(tenant_a, web,
+                                                        django_capture_on_commit_callbacks):
+    assert web.get("/login/").status_code == 200  # cached as active
+    with django_capture_on_commit_callbacks(execute=True):  # the cache is dropped on commit
+        tenant_set_status(tenant_id=tenant_a.pk, status="closed")
+    assert web.get("/login/").status_code == 410
+
+
+def test_suspended_tenant_still_lets_staff_sign_in(tenant_a, web):
+    tenant_set_status(tenant_id=tenant_a.pk, status="suspended", reason="逾期未付款")
+    response = web.post("/login/", {"username": "admin@alpha.test", "password": "Test-pass-2026"})
+    assert response.status_code == 302
+    assert "逾期未付款" in web.get("/").content.decode()
+
+
+def test_illegal_status_moves_are_refused(tenant_a):
+    from django.core.exceptions import ValidationError
+
+    tenant_set_status(tenant_id=tenant_a.pk, status="closed")
+    with pytest.raises(ValidationError):
+        tenant_set_status(tenant_id=tenant_a.pk, status="active")
