@@ -17,4 +17,5 @@ urlpatterns = [
     path("staff/<int:user_id>/deactivate/", views.staff_set_active, {"active": False}, name="staff-deactivate"),
     path("staff/<int:user_id>/reactivate/", views.staff_set_active, {"active": True}, name="staff-reactivate"),
     path("settings/", views.settings_page, name="settings"),
+    path("settings/modes/enable/", views.mode_enable, name="mode-enable"),
 ]

@@ -18,7 +18,7 @@ from crm.audit.selectors import audit_trail_for
 
 from . import selectors, services
 from .forms import EmailLoginForm, StaffForm
-from .permissions import can_manage_staff, can_view_audit_of_staff
+from .permissions import can_manage_settings, can_manage_staff, can_view_audit_of_staff
 
 
 class LoginView(auth_views.LoginView):
@@ -157,15 +157,37 @@ def staff_set_active(request, user_id: int, active: bool):
 def settings_page(request):
     from tenants.modes import MODES
 
+    if not (can_manage_settings(request.user) or can_manage_staff(request.user)):
+        raise PermissionDenied
     config = selectors.tenant_config_get()
     tenant = request.tenant
     return render(request, "org/settings.html", {
         "config": config,
         "modes": [MODES[k] for k in tenant.modes if k in MODES],
+        "other_modes": [m for k, m in MODES.items() if k not in tenant.modes],
+        "can_manage_settings": can_manage_settings(request.user),
         "departments": selectors.department_tree(),
         "regions": selectors.region_tree(),
         "roles": selectors.role_list(),
     })
+
+
+@login_required
+@require_POST
+def mode_enable(request):
+    """The tenant admin adds another business mode (its modules, stages and policies)."""
+    from tenants.services import tenant_enable_mode
+
+    if not can_manage_settings(request.user):
+        raise PermissionDenied
+    try:
+        tenant_enable_mode(tenant_id=request.tenant.pk, mode=request.POST.get("mode", ""),
+                           actor=request.user.email)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("已启用新的业务模式。"))
+    return redirect("org:settings")
 
 
 def _form_errors(form, exc: ValidationError) -> None:

@@ -60,9 +60,26 @@ def test_pages_carry_the_viewport_and_local_htmx(web_as, tenant_a, user_in):
 def test_settings_page_for_admin(tenant_a, user_in, web_as):
     admin_page = web_as(tenant_a, user_in(tenant_a, "admin")).get("/settings/")
     assert admin_page.status_code == 200 and "标准产品" in admin_page.content.decode()
+    assert web_as(tenant_a, user_in(tenant_a, "sales")).get("/settings/").status_code == 403
 
 
 def test_api_docs_and_schema_on_tenant_hosts(web):
     assert web.get("/api/docs/").status_code == 200
     schema = web.get("/api/schema/?format=json")
     assert schema.status_code == 200 and "/api/v1/auth/token" in schema.json()["paths"]
+
+
+def test_tenant_admin_enables_a_second_mode_from_settings(tenant_a, user_in, web_as, django_capture_on_commit_callbacks):
+    from tenants.models import Tenant
+
+    admin_web = web_as(tenant_a, user_in(tenant_a, "admin"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_web.post("/settings/modes/enable/", {"mode": "membership"})
+    assert response.status_code == 302
+    assert Tenant.objects.get(pk=tenant_a.pk).modes == ["standard", "membership"]
+    assert "会员制" in admin_web.get("/settings/").content.decode()
+    bogus = admin_web.post("/settings/modes/enable/", {"mode": "bogus"}, follow=True)
+    assert "未知的业务模式" in bogus.content.decode()
+    sales_web = web_as(tenant_a, user_in(tenant_a, "sales"))
+    assert sales_web.post("/settings/modes/enable/", {"mode": "project"}).status_code == 403
+    assert Tenant.objects.get(pk=tenant_a.pk).modes == ["standard", "membership"]
