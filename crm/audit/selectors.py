@@ -12,6 +12,6 @@ def audit_trail_for(*, instance: models.Model, limit: int = 200) -> QuerySet[Aud
     ct = ContentType.objects.get_for_model(type(instance))
     return (
         AuditEntry.objects.filter(content_type=ct, object_id=str(instance.pk))
-        .select_related("actor")
+        .select_related("actor", "content_type")
         .order_by("-at", "-id")[:limit]
     )

@@ -67,7 +67,7 @@ def _entry(*, actor, instance, action, changes, note) -> AuditEntry:
         request_id=ctx.request_id,
         ip=ctx.ip,
         action=action,
-        content_type=ContentType.objects.get_for_model(type(instance)),
+        content_type=ContentType.objects.get_for_model(instance),  # sees through lazy wrappers
         object_id=str(instance.pk),
         object_repr=str(instance)[:200],
         changes=_jsonable(changes or {}),

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from .models import Department, Region, Role
@@ -31,6 +32,7 @@ class StaffForm(forms.Form):
         self.fields["department_id"].queryset = Department.objects.filter(is_active=True).order_by("path")
         self.fields["region_id"].queryset = Region.objects.filter(is_active=True).order_by("path")
         self.fields["role_codes"].queryset = Role.objects.order_by("-is_system", "id")
+        self.fields["role_codes"].label_from_instance = lambda r: r.name(get_language() or "")
         self.fields["department_id"].label_from_instance = lambda n: "　" * n.depth + n.name
         self.fields["region_id"].label_from_instance = lambda n: "　" * n.depth + n.name
 

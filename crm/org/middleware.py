@@ -3,8 +3,17 @@ from django.db import connection
 from django.utils import translation
 
 
+def _accept_language(request) -> str | None:
+    if not request.headers.get("Accept-Language"):
+        return None
+    lang = translation.get_language_from_request(request)
+    return lang if lang in dict(settings.LANGUAGES) else None
+
+
 def resolve_language(request, user=None) -> str:
-    """The user's own choice, else the language cookie, else the tenant's default."""
+    """The user's own choice, else the language cookie, else (for API clients) the
+    Accept-Language header, else the tenant's default. Browsers always send
+    Accept-Language, so for pages the tenant's default ranks above it."""
     supported = dict(settings.LANGUAGES)
     user = user if user is not None else getattr(request, "user", None)
     if user is not None and getattr(user, "is_authenticated", False) and user.language in supported:
@@ -12,6 +21,8 @@ def resolve_language(request, user=None) -> str:
     cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
     if cookie in supported:
         return cookie
+    if request.path.startswith("/api/") and (accept := _accept_language(request)):
+        return accept
     tenant = getattr(connection, "tenant", None)
     tenant_lang = getattr(tenant, "language", None)
     if tenant_lang in supported and getattr(tenant, "schema_name", "public") != "public":

@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from tenants.enums import TenantStatus
 from tenants.models import Tenant
 from tenants.modes import MODES
 from tenants.selectors import tenant_base_url
@@ -29,11 +30,12 @@ def dashboard(request):
     q = request.GET.get("q", "").strip()
     if q:
         tenants = tenants.filter(Q(name__icontains=q) | Q(slug__icontains=q) | Q(admin_email__icontains=q))
-    by_status = dict(Tenant.objects.real().values_list("status").annotate(n=Count("id")))
+    counts = dict(Tenant.objects.real().values_list("status").annotate(n=Count("id")))
+    by_status = [(label, counts[value]) for value, label in TenantStatus.choices if counts.get(value)]
     return render(request, "console/dashboard.html", {
         "tenants": tenants[:200], "by_status": by_status, "modes": MODES.values(), "q": q,
         "status_filter": status_filter, "mode_filter": mode_filter,
-        "statuses": ["provisioning", "active", "suspended", "closed", "failed"],
+        "statuses": TenantStatus.choices,
     })
 
 

@@ -1,6 +1,7 @@
 """The base of every staff API view: who the actor is, in their language."""
 
 from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.views import APIView
 
@@ -8,7 +9,7 @@ from crm.org.middleware import resolve_language
 
 
 class IsActiveStaff(BasePermission):
-    message = "只有在职员工可以访问。"
+    message = _("只有在职员工可以访问。")
 
     def has_permission(self, request, view):
         user = request.user
@@ -21,9 +22,10 @@ class StaffApiView(APIView):
 
     permission_classes = [IsAuthenticated, IsActiveStaff]
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        # Token users are known only now: speak their language from here on.
+    def perform_authentication(self, request):
+        super().perform_authentication(request)
+        # Token users are known only now: speak their language from here on, including
+        # in permission errors.
         language = resolve_language(request, user=request.user)
         translation.activate(language)
         request.LANGUAGE_CODE = language
