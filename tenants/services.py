@@ -234,7 +234,7 @@ def tenant_create_async(**kwargs) -> Tenant:
 
 # -- modes and status -------------------------------------------------------------------------
 @transaction.atomic
-def tenant_enable_mode(*, tenant_id: int, mode: str, actor: str = "system") -> Tenant:
+def tenant_enable_mode(*, tenant_id: int, mode: str, actor: str = "system", actor_user=None) -> Tenant:
     """Add a second (or further) business mode to a live tenant."""
     from crm.org.services import tenant_config_apply_mode
 
@@ -245,7 +245,7 @@ def tenant_enable_mode(*, tenant_id: int, mode: str, actor: str = "system") -> T
     if mode in tenant.modes:
         return tenant
     with schema_context(tenant.schema_name):
-        tenant_config_apply_mode(mode=mode_obj)
+        tenant_config_apply_mode(mode=mode_obj, actor=actor_user)
     tenant.modes = [*tenant.modes, mode]
     tenant.save(update_fields=["modes", "updated_at"])
     _event(tenant, TenantEventKind.MODE_ENABLED, actor=actor, mode=mode)

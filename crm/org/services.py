@@ -345,9 +345,10 @@ class StaleVersion(Exception):
 
 
 # -- the set-up a business mode gives a tenant ------------------------------------------------
-def tenant_config_apply_mode(*, mode) -> TenantConfig:
+def tenant_config_apply_mode(*, mode, actor: User | None = None) -> TenantConfig:
     """Merge a business mode into this schema's TenantConfig (first mode or an added one)."""
     config, _created = TenantConfig.objects.get_or_create(id=1)
+    before = audit_snapshot(config, ["modes", "enabled_modules"])
     if mode.key not in config.modes:
         config.modes = [*config.modes, mode.key]
     config.enabled_modules = list(dict.fromkeys([*config.enabled_modules, *mode.modules]))
@@ -359,6 +360,9 @@ def tenant_config_apply_mode(*, mode) -> TenantConfig:
     if not config.customer_stages:
         config.customer_stages = list(mode.customer_stages)
     config.save()
+    audit_record(actor=actor, instance=config, action="update",
+                 changes=audit_diff(before, audit_snapshot(config, ["modes", "enabled_modules"])),
+                 note=f"business mode {mode.key}")
     return config
 
 

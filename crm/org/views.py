@@ -182,7 +182,7 @@ def mode_enable(request):
         raise PermissionDenied
     try:
         tenant_enable_mode(tenant_id=request.tenant.pk, mode=request.POST.get("mode", ""),
-                           actor=request.user.email)
+                           actor=request.user.email, actor_user=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

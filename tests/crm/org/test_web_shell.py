@@ -69,7 +69,8 @@ def test_api_docs_and_schema_on_tenant_hosts(web):
     assert schema.status_code == 200 and "/api/v1/auth/token" in schema.json()["paths"]
 
 
-def test_tenant_admin_enables_a_second_mode_from_settings(tenant_a, user_in, web_as, django_capture_on_commit_callbacks):
+def test_tenant_admin_enables_a_second_mode_from_settings(tenant_a, user_in, web_as, in_tenant,
+                                                          django_capture_on_commit_callbacks):
     from tenants.models import Tenant
 
     admin_web = web_as(tenant_a, user_in(tenant_a, "admin"))
@@ -78,6 +79,12 @@ def test_tenant_admin_enables_a_second_mode_from_settings(tenant_a, user_in, web
     assert response.status_code == 302
     assert Tenant.objects.get(pk=tenant_a.pk).modes == ["standard", "membership"]
     assert "会员制" in admin_web.get("/settings/").content.decode()
+    from crm.audit.models import AuditEntry
+
+    with in_tenant(tenant_a):
+        entry = AuditEntry.objects.filter(note="business mode membership").get()
+        assert entry.actor.email == "admin@alpha.test"
+        assert entry.changes["modes"] == {"old": ["standard"], "new": ["standard", "membership"]}
     bogus = admin_web.post("/settings/modes/enable/", {"mode": "bogus"}, follow=True)
     assert "未知的业务模式" in bogus.content.decode()
     sales_web = web_as(tenant_a, user_in(tenant_a, "sales"))
