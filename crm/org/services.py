@@ -322,6 +322,7 @@ def staff_reactivate(*, actor: User, user_id: int) -> User:
     return user
 
 
+@transaction.atomic
 def user_set_language(*, user: User, language: str) -> None:
     if language and language not in dict(settings.LANGUAGES):
         raise ValidationError({"language": _("不支持的语言：%(lang)s") % {"lang": language}})
