@@ -53,7 +53,7 @@ chromium:
 	fi
 
 test: install chromium
-	$(DEVSERVICES) exec -- $(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(DEVSERVICES) exec -- $(VENV)/bin/pytest --ds=config.settings.test $(PYTEST_ARGS)
 
 bench: install
 	$(DEVSERVICES) exec -- $(VPY) tests/perf/run_all.py $(BENCH_ARGS)

@@ -30,48 +30,22 @@ CLONE_P95_TARGET = 1.0
 RATIO_TARGET = 10.0
 
 
-class PhaseTimer:
-    """Times the steps inside tenant_provision by wrapping them for the duration of the
-    benchmark (in this process only): the clone itself, the re-creation of the clone_schema
-    SQL function that CloneSchema does on every call, and the org set-up."""
+CLONE, FUNCTION, SETUP = ("clone_schema (all of it)", "  of which: re-create the SQL function",
+                          "org_setup_tenant")
 
-    ORDER = ("clone_schema (all of it)", "  of which: re-create the SQL function", "org_setup_tenant")
 
-    def __init__(self):
-        self.calls: dict[str, list[float]] = {}
-        self._undo = []
+def _phase_timer() -> bl.PhaseTimer:
+    """Times the steps inside tenant_provision: the clone itself, the re-creation of the
+    clone_schema SQL function that CloneSchema does on every call, and the org set-up."""
+    from django_tenants.clone import CloneSchema
 
-    def wrap(self, owner, attr: str, label: str) -> None:
-        original = getattr(owner, attr)
+    import crm.org.services
 
-        def timed(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.calls.setdefault(label, []).append(time.perf_counter() - started)
-
-        setattr(owner, attr, timed)
-        self._undo.append((owner, attr, original))
-
-    def __enter__(self):
-        from django_tenants.clone import CloneSchema
-
-        import crm.org.services
-
-        clone, function, setup = self.ORDER
-        self.wrap(CloneSchema, "clone_schema", clone)
-        self.wrap(CloneSchema, "_create_clone_schema_function", function)
-        self.wrap(crm.org.services, "org_setup_tenant", setup)
-        return self
-
-    def __exit__(self, *exc):
-        for owner, attr, original in reversed(self._undo):
-            setattr(owner, attr, original)
-        return False
-
-    def reset(self) -> None:
-        self.calls.clear()
+    phases = bl.PhaseTimer()
+    phases.wrap(CloneSchema, "clone_schema", CLONE)
+    phases.wrap(CloneSchema, "_create_clone_schema_function", FUNCTION)
+    phases.wrap(crm.org.services, "org_setup_tenant", SETUP)  # imported at call time
+    return phases
 
 
 def _provision_by_clone(slug: str, mode: str) -> float:
@@ -158,7 +132,7 @@ def main(argv: list[str] | None = None) -> list[str]:
     rid = bl.run_id()
     summary: list[str] = []
     try:
-        with PhaseTimer() as phases:
+        with _phase_timer() as phases:
             _provision_by_clone(f"{SLUG_PREFIX}{rid}-warm", args.mode)  # warm-up, not counted
             phases.reset()
             clone_times = []
@@ -168,11 +142,11 @@ def main(argv: list[str] | None = None) -> list[str]:
         _check_admin(f"{SLUG_PREFIX}{rid}-c00")
         bl.say("clone path, tenant_provision times (s): " + " ".join(f"{s:.3f}" for s in clone_times))
         bl.say("clone path, inside tenant_provision (p50 per call):")
-        for label in PhaseTimer.ORDER:
+        for label in (CLONE, FUNCTION, SETUP):
             if label in phases.calls:
                 bl.say(f"  {label:<40} {bl.fmt_s(bl.percentile(phases.calls[label], 50))}")
         bl.say(f"  {'the rest (lock, events, status, cache)':<40} "
-               f"{bl.fmt_s(bl.percentile(clone_times, 50) - bl.percentile(phases.calls['clone_schema (all of it)'], 50) - bl.percentile(phases.calls['org_setup_tenant'], 50))}"
+               f"{bl.fmt_s(bl.percentile(clone_times, 50) - bl.percentile(phases.calls[CLONE], 50) - bl.percentile(phases.calls[SETUP], 50))}"
                "  (difference of medians)")
 
         migrate_times = []

@@ -78,6 +78,12 @@ def verdict(ok: bool) -> str:
 
 def banner(title: str) -> None:
     print(f"\n=== {title} " + "=" * max(0, 76 - len(title)), flush=True)
+    say(f"({machine()})")
+
+
+def machine() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPUs, load average {load}"
 
 
 def say(line: str) -> None:
@@ -92,6 +98,43 @@ class Timer:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.started
         return False
+
+
+class PhaseTimer:
+    """Times the calls of chosen functions while in the ``with`` block, by wrapping them in
+    this process only (module or class attributes; put back on exit)."""
+
+    def __init__(self):
+        self.calls: dict[str, list[float]] = {}
+        self._undo = []
+
+    def wrap(self, owner, attr: str, label: str) -> None:
+        original = getattr(owner, attr)
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.calls.setdefault(label, []).append(time.perf_counter() - started)
+
+        setattr(owner, attr, timed)
+        self._undo.append((owner, attr, original))
+
+    def total(self, label: str) -> float:
+        return sum(self.calls.get(label, []))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for owner, attr, original in reversed(self._undo):
+            setattr(owner, attr, original)
+        self._undo.clear()
+        return False
+
+    def reset(self) -> None:
+        self.calls.clear()
 
 
 # -- prerequisites and clean-up ----------------------------------------------------------------
@@ -131,6 +174,18 @@ def drop_schema(schema: str) -> None:
         cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def drop_schemas(schemas: list[str], *, batch: int = 8) -> None:
+    """A few schemas per statement and transaction: all at once would take a lock per table
+    and index of every schema and exhaust the shared lock table."""
+    from django.db import connection
+
+    for i in range(0, len(schemas), batch):
+        chunk = schemas[i:i + batch]
+        assert all(s.startswith("t_bench_") for s in chunk), chunk
+        with connection.cursor() as cursor:
+            cursor.execute("DROP SCHEMA IF EXISTS " + ", ".join(f'"{s}"' for s in chunk) + " CASCADE")
+
+
 def cleanup(slug_prefix: str, *, quiet: bool = False) -> tuple[int, int]:
     """Remove every tenant whose slug starts with ``slug_prefix`` (which must start with
     ``bench-``) and every schema named after such a slug, with or without a row.
@@ -153,9 +208,7 @@ def cleanup(slug_prefix: str, *, quiet: bool = False) -> tuple[int, int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", [like])
         schemas = sorted({row[0] for row in cursor.fetchall()})
-    # One schema per transaction: dropping hundreds at once exhausts the lock table.
-    for schema in schemas:
-        drop_schema(schema)
+    drop_schemas(schemas)
     with transaction.atomic():
         deleted = Tenant.objects.filter(slug__startswith=slug_prefix).delete()[1].get("tenants.Tenant", 0)
     if not quiet and (deleted or schemas):
