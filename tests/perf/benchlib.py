@@ -2,8 +2,10 @@
 
 Every benchmark creates tenants whose slug starts with ``bench-`` plus its own short prefix
 (schemas ``t_bench_...``) and removes exactly those again: rows, domains, events, cached host
-lookups and schemas. A run that was killed half-way is cleaned up by the next run of the same
-benchmark, which first removes leftovers with its prefix.
+lookups and schemas, then vacuums the catalogs the schemas bloated. A run that was killed
+half-way is cleaned up by the next run of the same benchmark, which first removes leftovers
+with its prefix. Two runs at once against the same database would remove each other's
+tenants: give each its own database.
 """
 
 from __future__ import annotations
@@ -186,7 +188,47 @@ def drop_schemas(schemas: list[str], *, batch: int = 8) -> None:
             cursor.execute("DROP SCHEMA IF EXISTS " + ", ".join(f'"{s}"' for s in chunk) + " CASCADE")
 
 
-def cleanup(slug_prefix: str, *, quiet: bool = False) -> tuple[int, int]:
+# Catalogs of this database that creating and dropping schemas fills with dead rows (shared
+# catalogs such as pg_shdepend are left alone: vacuuming them would lock every database).
+CHURNED_CATALOGS = ("pg_attribute", "pg_attrdef", "pg_class", "pg_constraint", "pg_depend",
+                    "pg_description", "pg_enum", "pg_index", "pg_namespace", "pg_proc",
+                    "pg_sequence", "pg_statistic", "pg_trigger", "pg_type")
+_autovacuum_reported = False
+
+
+def catalog_vacuum() -> None:
+    """VACUUM FULL the catalogs that schema churn bloats, in this database only.
+
+    Every schema created and dropped leaves dead rows in pg_class, pg_attribute, pg_depend...;
+    django-tenants' clone_schema scans those catalogs, so provisioning by cloning slows down
+    as they grow. With autovacuum off nothing removes them, and a benchmark would measure the
+    leftovers of the previous runs. Takes a brief
+    exclusive lock on each catalog of this database; needs a superuser (or the owner of the
+    database), otherwise PostgreSQL skips the tables with a warning."""
+    global _autovacuum_reported
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        size_sql = ("SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c "
+                    "WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relname = ANY(%s)")
+        cursor.execute(size_sql, [list(CHURNED_CATALOGS)])
+        size = cursor.fetchone()[0]
+        started = time.perf_counter()
+        cursor.execute("VACUUM (FULL, ANALYZE) " + ", ".join(f"pg_catalog.{t}" for t in CHURNED_CATALOGS))
+        seconds = time.perf_counter() - started
+        cursor.execute(size_sql, [list(CHURNED_CATALOGS)])
+        after = cursor.fetchone()[0]
+        cursor.execute("SELECT current_setting('autovacuum')")
+        autovacuum = cursor.fetchone()[0]
+    say(f"catalog vacuum (VACUUM FULL of {len(CHURNED_CATALOGS)} catalogs of this database): "
+        f"{size} -> {after} in {fmt_s(seconds)}")
+    if autovacuum != "on" and not _autovacuum_reported:
+        _autovacuum_reported = True
+        say("note: this PostgreSQL server runs with autovacuum = off; catalog bloat from tenant "
+            "schemas created and dropped then stays until someone vacuums")
+
+
+def cleanup(slug_prefix: str, *, quiet: bool = False, vacuum: bool = True) -> tuple[int, int]:
     """Remove every tenant whose slug starts with ``slug_prefix`` (which must start with
     ``bench-``) and every schema named after such a slug, with or without a row.
     Returns (rows deleted, schemas dropped)."""
@@ -213,4 +255,6 @@ def cleanup(slug_prefix: str, *, quiet: bool = False) -> tuple[int, int]:
         deleted = Tenant.objects.filter(slug__startswith=slug_prefix).delete()[1].get("tenants.Tenant", 0)
     if not quiet and (deleted or schemas):
         say(f"cleanup {slug_prefix}*: {deleted} tenant rows deleted, {len(schemas)} schemas dropped")
+    if vacuum and schemas:
+        catalog_vacuum()
     return deleted, len(schemas)

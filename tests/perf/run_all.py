@@ -1,0 +1,83 @@
+"""Run the three performance benchmarks and print their figures together.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/qiao_bench REDIS_URL=redis://127.0.0.1:6379/7 \\
+        .venv/bin/python tests/perf/run_all.py [--quick] [--only provisioning,migrate,requests]
+
+Settings: config.settings.dev (set here). Each benchmark is also a script of its own
+(bench_provisioning.py, bench_migrate.py, bench_requests.py, with --help) and removes the
+tenants and schemas it created. The defaults take about two minutes on 2 cores; --quick
+runs smaller sizes as a smoke test. The exit status is 1 if a benchmark failed to run, and
+also if a target was missed when --strict is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchlib as bl  # noqa: E402
+
+QUICK = {
+    "provisioning": ["--clones", "5", "--migrations", "2"],
+    "migrate": ["--tenants", "20", "--pending", "2"],
+    "requests": ["--requests", "300", "--warmup", "50"],
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    parser.add_argument("--only", default="provisioning,migrate,requests",
+                        help="comma-separated: provisioning, migrate, requests")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is not met")
+    args = parser.parse_args(argv)
+
+    bl.django_setup()  # DJANGO_SETTINGS_MODULE=config.settings.dev, django.setup()
+    import bench_migrate
+    import bench_provisioning
+    import bench_requests
+
+    benches = {"provisioning": bench_provisioning.main, "migrate": bench_migrate.main,
+               "requests": bench_requests.main}
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in benches]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    bl.say(f"Qiao benchmarks: database {settings_dict['NAME']} on {settings_dict['HOST'] or 'socket'}"
+           f":{settings_dict['PORT'] or 5432}, {bl.machine()}"
+           + ("  [--quick]" if args.quick else ""))
+    started = time.perf_counter()
+    results: dict[str, list[str]] = {}
+    failed: list[str] = []
+    for name in chosen:
+        try:
+            results[name] = benches[name](QUICK[name] if args.quick else [])
+        except KeyboardInterrupt:
+            bl.say(f"\n{name}: interrupted")
+            raise
+        except Exception:
+            traceback.print_exc()
+            failed.append(name)
+            results[name] = [f"{name}: FAILED (see the traceback above)"]
+
+    bl.banner(f"summary ({time.perf_counter() - started:.0f} s in all)")
+    for name in chosen:
+        for line in results[name]:
+            bl.say(line)
+    missed = [line for lines in results.values() for line in lines if "NOT MET" in line]
+    if failed or (args.strict and missed):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
