@@ -14,12 +14,12 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_tenants.clone import CloneSchema
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from .enums import ALLOWED_TRANSITIONS, TenantEventKind, TenantStatus
 from .models import Domain, Tenant, TenantEvent
 from .modes import MODES, get_mode
+from .schema_clone import schema_clone
 from .selectors import tenant_cache_forget
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ def tenant_provision(*, tenant_id: int, demo_password: str | None = None) -> Ten
                 raise ProvisioningError(
                     f"template schema {template!r} is missing; run `manage.py qiao_setup`")
             _drop_schema(tenant.schema_name)  # remains of an attempt interrupted outside a transaction
-            CloneSchema().clone_schema(template, tenant.schema_name, "DATA", set_connection=False)
+            method = schema_clone(template, tenant.schema_name)
             mode = get_mode(tenant.primary_mode)
             payload = tenant.provisioning_payload or {}
             with schema_context(tenant.schema_name):
@@ -193,7 +193,8 @@ def tenant_provision(*, tenant_id: int, demo_password: str | None = None) -> Ten
             tenant.save(update_fields=["status", "provisioned_at", "provisioning_error",
                                        "provisioning_payload", "provisioning_attempts", "updated_at"])
             _event(tenant, TenantEventKind.PROVISIONED, from_status=previous,
-                   to_status=TenantStatus.ACTIVE, seconds=round(time.perf_counter() - started, 3))
+                   to_status=TenantStatus.ACTIVE, seconds=round(time.perf_counter() - started, 3),
+                   clone=method)
     except Exception as exc:
         # The transaction rolled back: the cloned schema and every row in it are gone.
         connection.set_schema_to_public()
