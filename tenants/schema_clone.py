@@ -40,7 +40,6 @@ class SchemaSnapshot:
     fingerprint: str
     tables: tuple[str, ...] = ()
     create_tables: tuple[str, ...] = ()
-    constraints: tuple[str, ...] = ()
     foreign_keys: tuple[str, ...] = ()
     indexes: tuple[str, ...] = ()
     data_tables: tuple[str, ...] = ()
@@ -138,17 +137,25 @@ def snapshot_build(template: str) -> SchemaSnapshot:
                     parts.append("NOT NULL")
                 columns[relid].append(" ".join(parts))
             names = dict(tables)
-            create_tables = tuple(
-                f"CREATE TABLE {_q(names[oid])} ({', '.join(columns[oid])})" for oid in oids)
             cursor.execute(
                 """SELECT conrelid, conname, contype, pg_get_constraintdef(oid) FROM pg_constraint
                     WHERE conrelid = ANY(%s) AND contype IN ('p', 'u', 'c', 'x', 'f')
                     ORDER BY CASE contype WHEN 'p' THEN 0 WHEN 'f' THEN 2 ELSE 1 END, conname""",
                 [oids])
-            constraints, foreign_keys = [], []
+            # Primary keys, unique, check and exclusion constraints go inside CREATE TABLE
+            # (one statement per table instead of one ALTER each); foreign keys come after all
+            # tables exist.
+            inline: dict[int, list[str]] = {oid: [] for oid in oids}
+            foreign_keys = []
             for relid, name, kind, definition in cursor.fetchall():
-                sql = f"ALTER TABLE {_q(names[relid])} ADD CONSTRAINT {_q(name)} {definition}"
-                (foreign_keys if kind == "f" else constraints).append(sql)
+                if kind == "f":
+                    foreign_keys.append(
+                        f"ALTER TABLE {_q(names[relid])} ADD CONSTRAINT {_q(name)} {definition}")
+                else:
+                    inline[relid].append(f"CONSTRAINT {_q(name)} {definition}")
+            create_tables = tuple(
+                f"CREATE TABLE {_q(names[oid])} ({', '.join(columns[oid] + inline[oid])})"
+                for oid in oids)
             cursor.execute(
                 """SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
                     WHERE i.indrelid = ANY(%s)
@@ -168,7 +175,7 @@ def snapshot_build(template: str) -> SchemaSnapshot:
     by_name = {name: oid for oid, name in tables}
     return SchemaSnapshot(
         template=template, fingerprint=fingerprint, tables=tuple(names[o] for o in oids),
-        create_tables=create_tables, constraints=tuple(constraints),
+        create_tables=create_tables,
         foreign_keys=tuple(foreign_keys), indexes=indexes, data_tables=tuple(data_tables),
         identity_columns=tuple((t, col) for t in data_tables for col in identity[by_name[t]]),
     )
@@ -193,7 +200,7 @@ def snapshot_clear() -> None:
 
 def schema_clone(template: str, target: str) -> str:
     """Create schema ``target`` as a copy of ``template`` (structure and the template's few
-    rows). Returns the method used: "snapshot" or "django-tenants". Run it inside a
+    rows). Returns the method used: "snapshot" or "migrate". Run it inside a
     transaction so that a failure leaves nothing behind."""
     snap = snapshot_for(template)
     if not connection.in_atomic_block:
@@ -209,7 +216,7 @@ def schema_clone(template: str, target: str) -> str:
     statements = [f"CREATE SCHEMA {_q(target)}", f"SET search_path TO {_q(target)}",
                   *snap.create_tables]
     statements += [f"INSERT INTO {_q(t)} SELECT * FROM {_q(template)}.{_q(t)}" for t in snap.data_tables]
-    statements += [*snap.constraints, *snap.foreign_keys, *snap.indexes]
+    statements += [*snap.foreign_keys, *snap.indexes]
     statements += [
         f"SELECT setval(pg_get_serial_sequence('{_q(t)}', '{c}'), "
         f"coalesce((SELECT max({_q(c)}) FROM {_q(t)}), 0) + 1, false)"

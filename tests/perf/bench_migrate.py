@@ -2,19 +2,22 @@
 
     DATABASE_URL=... REDIS_URL=... .venv/bin/python tests/perf/bench_migrate.py [--tenants 200] [--pending 2]
 
-1. Creates --tenants real tenants: each schema is a copy of the template (structure and rows,
-   django_migrations included; checked against the template), made by default with pg_dump
-   of the template replayed by psql under the new name, or with --copy clone_schema by the
-   SQL function tenant_provision uses (django_tenants.clone), which is slower, the more so
-   the more schemas exist. Then the Tenant rows (status active) and their domains are
-   bulk-created. The org set-up of tenant_provision is skipped: it adds rows, not migrations.
-2. Times `call_command('migrate_tenants')` in this process with the migration graph cache
+1. With --scale-provisions K (default 3): K tenants provisioned the normal way
+   (tenant_request + tenant_provision, timed, each on a new connection) while few tenant
+   schemas exist, as the baseline of step 4.
+2. Creates --tenants real tenants: each schema is a copy of the template (structure and rows,
+   django_migrations included) made by tenants.schema_clone.schema_clone, the replay of the
+   template's cached DDL snapshot that tenant_provision uses, one transaction per tenant;
+   every copy is checked against the template (tables, indexes, migrations recorded). Then
+   the Tenant rows (status active) and their domains are bulk-created. The org set-up of
+   tenant_provision is skipped: it adds rows, not migrations. The copy times show whether
+   cloning slows down as schemas accumulate (first copies vs last).
+3. Times `call_command('migrate_tenants')` in this process with the migration graph cache
    cleared (as in a fresh deploy process), and shows its phases; then the same as a separate
    process, `manage.py migrate_tenants`, start-up of Python and Django included.
-3. With --scale-provisions K (default 3): K tenants provisioned the normal way
-   (tenant_request + tenant_provision, timed) with all those schemas present, to compare with
-   the same figure on a nearly empty database (bench_provisioning.py).
-4. With --pending K (default 2): K more tenants whose schemas are empty, so everything is
+4. K more tenants provisioned the normal way with all those schemas present, compared with
+   the baseline of step 1 (should be flat).
+5. With --pending K (default 2): K more tenants whose schemas are empty, so everything is
    pending for them, and `migrate_tenants` again: the parallel path migrates only those K.
 Target (from the issue): nothing pending, 200 tenants, under 20 s.
 Everything created is removed at the end (tenants `bench-mig-*`, schemas `t_bench_mig_*`).
@@ -26,12 +29,9 @@ import argparse
 import io
 import os
 import re
-import shutil
 import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,124 +42,68 @@ SLUG_PREFIX = "bench-mig-"
 TOTAL_TARGET = 20.0
 
 
-def _copy_by_clone_function(schemas: list[str], workers: int) -> None:
-    """The clone_schema SQL function of django_tenants.clone, installed once and then called
-    once per schema (CloneSchema.clone_schema re-creates the function on every call, which
-    concurrent sessions must not do)."""
+def _copy_by_schema_clone(schemas: list[str]) -> list[float]:
+    """schema_clone of the template into each schema, one transaction each (as
+    tenant_provision does); returns the time of each. The snapshot is built first, apart."""
     from django.conf import settings
-    from django.db import connection
-    from django_tenants.clone import CloneSchema
+    from django.db import connection, transaction
+
+    from tenants.schema_clone import schema_clone, snapshot_for
 
     template = settings.TENANT_TEMPLATE_SCHEMA
     connection.set_schema_to_public()
-    CloneSchema()._create_clone_schema_function()
-
-    lock = threading.Lock()
-    done = 0
+    with bl.Timer() as t:
+        snap = snapshot_for(template)
+    if snap.unsupported:
+        raise RuntimeError(f"the template holds objects the snapshot does not cover "
+                           f"({', '.join(snap.unsupported)}): schema_clone would migrate each "
+                           f"schema instead, which is not what this benchmark is for")
+    bl.say(f"  snapshot of {template}: {len(snap.tables)} tables, {len(snap.indexes)} indexes, "
+           f"{len(snap.constraints) + len(snap.foreign_keys)} constraints, rows of "
+           f"{len(snap.data_tables)} tables ({bl.fmt_ms(t.seconds)}, cached if built before)")
+    times = []
     started = time.perf_counter()
-
-    def clone_some(names: list[str]) -> None:
-        nonlocal done
-        connection.set_schema_to_public()
-        with connection.cursor() as cursor:
-            for name in names:
-                cursor.execute("SELECT clone_schema(%s, %s, 'DATA')", [template, name])
-                with lock:
-                    done += 1
-                    if done % 50 == 0:
-                        bl.say(f"  cloned {done}/{len(schemas)} "
-                               f"({time.perf_counter() - started:.1f} s)")
-
-    if workers <= 1:
-        clone_some(schemas)
-        return
-
-    def in_thread(names: list[str]) -> None:
-        try:
-            clone_some(names)
-        finally:
-            connection.close()  # this thread's own connection
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(in_thread, [schemas[i::workers] for i in range(workers)]))
+    for name in schemas:
+        step = time.perf_counter()
+        with transaction.atomic():
+            method = schema_clone(template, name)
+        times.append(time.perf_counter() - step)
+        if method != "snapshot":
+            raise RuntimeError(f"schema_clone copied {name} by {method!r}, not from the snapshot")
+        if len(times) % 50 == 0:
+            bl.say(f"  cloned {len(times)}/{len(schemas)} ({time.perf_counter() - started:.1f} s)")
+    connection.set_schema_to_public()
+    return times
 
 
-def _pg_env_and_args() -> tuple[dict, list[str]]:
-    from django.db import connection
-
-    cfg = connection.settings_dict
-    env = dict(os.environ)
-    if cfg.get("PASSWORD"):
-        env["PGPASSWORD"] = cfg["PASSWORD"]
-    args = []
-    if cfg.get("HOST"):
-        args += ["-h", cfg["HOST"]]
-    if cfg.get("PORT"):
-        args += ["-p", str(cfg["PORT"])]
-    if cfg.get("USER"):
-        args += ["-U", cfg["USER"]]
-    sslmode = cfg.get("OPTIONS", {}).get("sslmode")
-    if sslmode:
-        env["PGSSLMODE"] = sslmode
-    return env, args
-
-
-def _copy_by_dump(schemas: list[str], workers: int) -> None:
-    """pg_dump of the template schema (structure and rows, django_migrations included), the
-    schema name replaced, replayed by psql: one transaction per schema, ``workers`` psql
-    sessions side by side."""
+def _copies_match_template(schemas: list[str]) -> str:
+    """Tables, indexes and django_migrations rows of every copy, compared with the template."""
     from django.conf import settings
     from django.db import connection
 
     template = settings.TENANT_TEMPLATE_SCHEMA
-    env, conn_args = _pg_env_and_args()
-    dbname = connection.settings_dict["NAME"]
-    dump = subprocess.run(["pg_dump", *conn_args, "--schema", template, "--no-owner",
-                           "--no-privileges", dbname],
-                          env=env, capture_output=True, text=True, timeout=120, check=True).stdout
-    pattern = re.compile(rf"\b{re.escape(template)}\b")
-    chunks = [schemas[i::workers] for i in range(workers)]
-    procs = []
-    for chunk in chunks:
-        script = "".join(f"BEGIN;\n{pattern.sub(name, dump)}\nCOMMIT;\n" for name in chunk)
-        proc = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *conn_args,
-                                 "-d", dbname], env=env, stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        procs.append((proc, script))
-    errors = []
-    try:
-        for proc, script in procs:  # feed each in turn; they all run meanwhile
-            _out, err = proc.communicate(script, timeout=600)
-            if proc.returncode != 0:
-                errors.append(err.strip()[-2000:])
-    except BaseException:
-        for proc, _script in procs:  # ours: stop them before the clean-up drops their schemas
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
-        raise
-    if errors:
-        raise RuntimeError("psql failed while copying the template:\n" + "\n".join(errors))
-
-
-def _copy_matches_template(schema: str) -> str:
-    """Tables, indexes and django_migrations rows of a copy, compared with the template."""
-    from django.conf import settings
-    from django.db import connection
-
-    def shape(name: str) -> tuple[int, int, int]:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT (SELECT count(*) FROM pg_tables WHERE schemaname = %s), "
-                           "(SELECT count(*) FROM pg_indexes WHERE schemaname = %s)", [name, name])
-            tables, indexes = cursor.fetchone()
-            cursor.execute(f'SELECT count(*) FROM "{name}".django_migrations')
-            return tables, indexes, cursor.fetchone()[0]
-
-    copy, original = shape(schema), shape(settings.TENANT_TEMPLATE_SCHEMA)
-    if copy != original:
-        raise RuntimeError(f"{schema} differs from the template: (tables, indexes, migrations) "
-                           f"{copy} vs {original}")
-    return f"{copy[0]} tables, {copy[1]} indexes, {copy[2]} migrations recorded, as the template"
+    names = [template, *schemas]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT n.nspname,
+                      (SELECT count(*) FROM pg_tables t WHERE t.schemaname = n.nspname),
+                      (SELECT count(*) FROM pg_indexes i WHERE i.schemaname = n.nspname)
+                 FROM unnest(%s::text[]) AS n(nspname)""", [names])
+        shapes = {name: [tables, indexes] for name, tables, indexes in cursor.fetchall()}
+        for i in range(0, len(names), 100):  # one statement per hundred schemas
+            chunk = names[i:i + 100]
+            cursor.execute(" UNION ALL ".join(
+                f"SELECT %s, count(*) FROM \"{name}\".django_migrations" for name in chunk), chunk)
+            for name, count in cursor.fetchall():
+                shapes[name].append(count)
+    original = tuple(shapes[template])
+    wrong = {name: tuple(shapes[name]) for name in schemas if tuple(shapes[name]) != original}
+    if wrong:
+        sample = ", ".join(f"{name} {shape}" for name, shape in list(wrong.items())[:5])
+        raise RuntimeError(f"{len(wrong)} of {len(schemas)} copies differ from the template "
+                           f"{original} (tables, indexes, migrations): {sample}")
+    return (f"all {len(schemas)} have {original[0]} tables, {original[1]} indexes, "
+            f"{original[2]} migrations recorded, as the template")
 
 
 def _create_rows(slugs: list[str], mode: str) -> None:
@@ -187,6 +131,32 @@ def _count_schemas(prefix: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE %s", [like])
         return cursor.fetchone()[0]
+
+
+def _provision(slugs: list[str], mode: str) -> list[float]:
+    """tenant_request + tenant_provision, each on a new connection; tenant_provision timed."""
+    from django.db import connection
+
+    from tenants.services import tenant_provision, tenant_request
+
+    times = []
+    for slug in slugs:
+        tenant = tenant_request(name=f"Bench {slug}", slug=slug, mode=mode,
+                                admin_email=f"admin@{slug}.example.com",
+                                admin_name="Bench Admin", admin_password=bl.BENCH_PASSWORD)
+        connection.close()  # a new session: see bench_provisioning.py
+        with bl.Timer() as t:
+            tenant = tenant_provision(tenant_id=tenant.pk)
+        if tenant.status != "active":
+            raise RuntimeError(f"provisioning {slug} failed: {tenant.provisioning_error}")
+        times.append(t.seconds)
+    return times
+
+
+def _count_tenant_schemas() -> int:
+    from tenants.models import Tenant
+
+    return Tenant.objects.exclude(schema_name="public").exclude(status="failed").count()
 
 
 PUBLIC_CHECK = "public schema check (incl. migration graph load)"
@@ -239,51 +209,68 @@ def main(argv: list[str] | None = None) -> list[str]:
     parser.add_argument("--tenants", type=int, default=200)
     parser.add_argument("--pending", type=int, default=2,
                         help="tenants with everything pending for the parallel path (0: skip)")
-    parser.add_argument("--copy", choices=["dump", "clone_schema"], default="dump",
-                        help="how the tenant schemas are copied from the template: pg_dump "
-                             "replayed by psql (default), or django-tenants' clone_schema SQL "
-                             "function, which gets slower the more schemas exist (minutes for 200)")
-    parser.add_argument("--copy-workers", type=int, default=2)
     parser.add_argument("--scale-provisions", type=int, default=3,
-                        help="tenants then provisioned the normal way (tenant_provision), timed, "
-                             "with all the others present (0: skip)")
+                        help="tenants provisioned the normal way (tenant_provision), timed, "
+                             "before the others are created and again with all of them present "
+                             "(0: skip)")
     parser.add_argument("--mode", default="standard")
     parser.add_argument("--no-process", action="store_true",
                         help="skip the run of `manage.py migrate_tenants` as a separate process")
     args = parser.parse_args(argv)
 
     bl.django_setup()
+    from django.conf import settings
     from django.db import connection
 
-    from tenants.models import Tenant
+    from tenants.schema_clone import snapshot_for
 
     bl.banner(f"migrate_tenants with nothing pending, {args.tenants} tenants")
     bl.cleanup(SLUG_PREFIX, vacuum=False)
     bl.catalog_vacuum()  # measure this run, not the dead rows of earlier ones
     bl.ensure_prerequisites()
+    with bl.Timer() as t:
+        snapshot_for(settings.TENANT_TEMPLATE_SCHEMA)  # as a long-running worker has it
+    bl.say(f"snapshot of the template ready in {bl.fmt_ms(t.seconds)} (built unless cached)")
     rid = bl.run_id()
     summary: list[str] = []
     try:
+        base_times: list[float] = []
+        base_total = _count_tenant_schemas()
+        if args.scale_provisions > 0:
+            base_times = _provision([f"{SLUG_PREFIX}{rid}-b{i}" for i in range(args.scale_provisions)],
+                                    args.mode)
+            bl.say(f"provisioning with {base_total} tenant schemas present (baseline): "
+                   + ", ".join(f"{x:.3f}" for x in base_times) + " s")
+
         slugs = [f"{SLUG_PREFIX}{rid}-{i:03d}" for i in range(args.tenants)]
-        method = args.copy
-        if method == "dump" and not (shutil.which("pg_dump") and shutil.which("psql")):
-            bl.say("pg_dump/psql not found: copying with the clone_schema function instead (slow)")
-            method = "clone_schema"
+        schemas = [bl.schema_for(s) for s in slugs]
         with bl.Timer() as t:
-            schemas = [bl.schema_for(s) for s in slugs]
-            if method == "dump":
-                _copy_by_dump(schemas, args.copy_workers)
-            else:
-                _copy_by_clone_function(schemas, args.copy_workers)
+            copy_times = _copy_by_schema_clone(schemas)
             _create_rows(slugs, args.mode)
         copied = _count_schemas(f"{SLUG_PREFIX}{rid}-")
-        assert copied == args.tenants, (copied, args.tenants)
-        check = _copy_matches_template(schemas[-1])
-        schemas_total = Tenant.objects.exclude(schema_name="public").exclude(status="failed").count()
-        bl.say(f"created {args.tenants} active tenants, schemas copied from the template by "
-               f"{method} in {bl.fmt_s(t.seconds)} ({args.copy_workers} sessions, "
-               f"{t.seconds / args.tenants:.3f} s per tenant); last copy: {check}")
+        assert copied == args.tenants + len(base_times), (copied, args.tenants, len(base_times))
+        with bl.Timer() as v:
+            check = _copies_match_template(schemas)
+        schemas_total = _count_tenant_schemas()
+        first = copy_times[:min(20, len(copy_times))]
+        last = copy_times[-len(first):]
+        copy_line = (
+            f"schema_clone of the template, {len(copy_times)} schemas, one transaction each: "
+            f"p50 {bl.fmt_ms(bl.percentile(copy_times, 50))}  p95 "
+            f"{bl.fmt_ms(bl.percentile(copy_times, 95))}  max {bl.fmt_ms(max(copy_times))}; "
+            f"first {len(first)} p50 {bl.fmt_ms(bl.percentile(first, 50))}, last {len(last)} p50 "
+            f"{bl.fmt_ms(bl.percentile(last, 50))}")
+        if len(copy_times) >= 100:  # the trend as schemas accumulate
+            quarter = len(copy_times) // 4
+            copy_line += "; p50 by quarter " + ", ".join(
+                bl.fmt_ms(bl.percentile(copy_times[i * quarter:(i + 1) * quarter], 50))
+                for i in range(4))
+        bl.say(f"created {args.tenants} active tenants in {bl.fmt_s(t.seconds)} "
+               f"({t.seconds / args.tenants:.3f} s per tenant, rows and domains included)")
+        bl.say(copy_line)
+        bl.say(f"copies checked against the template in {bl.fmt_s(v.seconds)}: {check}")
         bl.say(f"{schemas_total} tenant schemas in this database, the template included")
+        summary.append(copy_line)
 
         seconds, output, phases = _migrate_tenants_in_process()
         _echo(output)
@@ -312,26 +299,16 @@ def main(argv: list[str] | None = None) -> list[str]:
                 f"{bl.verdict(proc.seconds < TOTAL_TARGET)}")
 
         if args.scale_provisions > 0:
-            from tenants.services import tenant_provision, tenant_request
-
-            times = []
-            for i in range(args.scale_provisions):
-                slug = f"{SLUG_PREFIX}{rid}-s{i}"
-                tenant = tenant_request(name=f"Bench {slug}", slug=slug, mode=args.mode,
-                                        admin_email=f"admin@{slug}.example.com",
-                                        admin_name="Bench Admin", admin_password=bl.BENCH_PASSWORD)
-                connection.close()  # a new session: see bench_provisioning.py
-                with bl.Timer() as t:
-                    tenant = tenant_provision(tenant_id=tenant.pk)
-                if tenant.status != "active":
-                    raise RuntimeError(f"provisioning {slug} failed: {tenant.provisioning_error}")
-                times.append(t.seconds)
+            times = _provision([f"{SLUG_PREFIX}{rid}-s{i}" for i in range(args.scale_provisions)],
+                               args.mode)
+            b50, s50 = bl.percentile(base_times, 50), bl.percentile(times, 50)
             summary.append(
                 f"provisioning (clone, n={len(times)}, new connection each) with {schemas_total} "
-                f"tenant schemas present: "
-                f"p50 {bl.fmt_s(bl.percentile(times, 50))}  max {bl.fmt_s(max(times))}  "
-                f"(times {', '.join(f'{x:.2f}' for x in times)} s)   target p95 < 1 s, judged "
-                f"on the max: {bl.verdict(max(times) < 1.0)}")
+                f"tenant schemas present: p50 {bl.fmt_s(s50)}  max {bl.fmt_s(max(times))}  "
+                f"(times {', '.join(f'{x:.3f}' for x in times)} s); with {base_total} present: "
+                f"p50 {bl.fmt_s(b50)} (times {', '.join(f'{x:.3f}' for x in base_times)} s), "
+                f"ratio {s50 / b50:.2f}x   target p95 < 1 s, judged on the max: "
+                f"{bl.verdict(max(times) < 1.0)}")
             bl.say(summary[-1])
 
         if args.pending > 0:
@@ -356,8 +333,8 @@ def main(argv: list[str] | None = None) -> list[str]:
     finally:
         connection.set_schema_to_public()
         with bl.Timer() as t:
-            rows, schemas = bl.cleanup(SLUG_PREFIX, quiet=True)
-        bl.say(f"cleanup: {rows} tenant rows deleted, {schemas} schemas dropped in {bl.fmt_s(t.seconds)}")
+            rows, dropped = bl.cleanup(SLUG_PREFIX, quiet=True)
+        bl.say(f"cleanup: {rows} tenant rows deleted, {dropped} schemas dropped in {bl.fmt_s(t.seconds)}")
     bl.say("")
     for line in summary:
         bl.say(line)

@@ -104,10 +104,12 @@ class Timer:
 
 class PhaseTimer:
     """Times the calls of chosen functions while in the ``with`` block, by wrapping them in
-    this process only (module or class attributes; put back on exit)."""
+    this process only (module or class attributes; put back on exit). What the calls
+    returned is kept too (``results``), for the functions that report how they did it."""
 
     def __init__(self):
         self.calls: dict[str, list[float]] = {}
+        self.results: dict[str, list] = {}
         self._undo = []
 
     def wrap(self, owner, attr: str, label: str) -> None:
@@ -116,9 +118,11 @@ class PhaseTimer:
         def timed(*args, **kwargs):
             started = time.perf_counter()
             try:
-                return original(*args, **kwargs)
+                result = original(*args, **kwargs)
             finally:
                 self.calls.setdefault(label, []).append(time.perf_counter() - started)
+            self.results.setdefault(label, []).append(result)
+            return result
 
         setattr(owner, attr, timed)
         self._undo.append((owner, attr, original))
@@ -137,6 +141,7 @@ class PhaseTimer:
 
     def reset(self) -> None:
         self.calls.clear()
+        self.results.clear()
 
 
 # -- prerequisites and clean-up ----------------------------------------------------------------
@@ -200,9 +205,10 @@ def catalog_vacuum() -> None:
     """VACUUM FULL the catalogs that schema churn bloats, in this database only.
 
     Every schema created and dropped leaves dead rows in pg_class, pg_attribute, pg_depend...;
-    django-tenants' clone_schema scans those catalogs, so provisioning by cloning slows down
-    as they grow. With autovacuum off nothing removes them, and a benchmark would measure the
-    leftovers of the previous runs. Takes a brief
+    every catalog lookup (the clone's snapshot fingerprint, the schema listing and pending
+    check of migrate_tenants, the planner's own lookups) wades through them. With autovacuum
+    off nothing removes them, and a benchmark would measure the leftovers of the previous
+    runs. Takes a brief
     exclusive lock on each catalog of this database; needs a superuser (or the owner of the
     database), otherwise PostgreSQL skips the tables with a warning."""
     global _autovacuum_reported

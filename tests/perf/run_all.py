@@ -5,7 +5,7 @@
 
 Settings: config.settings.dev (set here). Each benchmark is also a script of its own
 (bench_provisioning.py, bench_migrate.py, bench_requests.py, with --help) and removes the
-tenants and schemas it created. The defaults take about two minutes on 2 cores; --quick
+tenants and schemas it created. The defaults take about a minute and a half on 2 cores; --quick
 runs smaller sizes as a smoke test. The exit status is 1 if a benchmark failed to run, and
 also if a target was missed when --strict is given.
 """
