@@ -8,6 +8,7 @@ from crm.org.views import language_set
 api_v1 = [
     path("", include("crm.org.api.urls")),
     path("", include("crm.activities.api.urls")),
+    path("", include("crm.customers.api.urls")),
 ]
 
 urlpatterns = [

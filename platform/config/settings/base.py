@@ -50,6 +50,7 @@ TENANT_APPS = [
     "rest_framework.authtoken",
     "crm.org",
     "crm.audit",
+    "crm.customers",
     "crm.activities",
 ]
 

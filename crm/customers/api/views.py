@@ -1,0 +1,321 @@
+"""Staff API for customers, contacts, ownership, the shared pool and one-click search."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.http import Http404
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from crm.customers import search, selectors, services
+from crm.customers.models import Contact, Customer
+from crm.org.api.base import StaffApiView
+
+from .serializers import (
+    ContactSerializer,
+    ContactWriteSerializer,
+    CustomerSerializer,
+    CustomerWriteSerializer,
+    HandoverSerializer,
+    OwnershipChangeSerializer,
+    TransferSerializer,
+)
+
+
+class CustomerCursor(CursorPagination):
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "limit"
+    ordering = ("-updated_at", "-id")
+
+
+def _conflict(exc) -> Response:
+    if isinstance(exc, services.CreditCodeTaken):
+        existing = exc.existing
+        return Response({
+            "detail": _("统一社会信用代码 %(code)s 已属于客户“%(name)s”，不能重复创建。") % {
+                "code": existing.credit_code, "name": existing.name},
+            "code": "duplicate_credit_code",
+            "existing": {"id": existing.pk, "name": existing.name,
+                         "owner": existing.owner.full_name if existing.owner else None},
+        }, status=status.HTTP_409_CONFLICT)
+    return Response({
+        "detail": _("可能与已有客户重复。确认不是同一客户后，带上 duplicate_override=true 再次提交。"),
+        "code": "possible_duplicates",
+        "candidates": exc.candidates,
+    }, status=status.HTTP_409_CONFLICT)
+
+
+def _stale(exc) -> Response:
+    return Response({"detail": _("记录已被他人修改，请刷新后重试。"), "code": "stale_version",
+                     "current_version": exc.current}, status=status.HTTP_412_PRECONDITION_FAILED)
+
+
+def filter_customers(qs, params):
+    """The list filters: owner, region (with sub-regions), stage, level, tags, kind,
+    created/updated ranges, days since the last follow-up."""
+    if params.get("owner"):
+        qs = qs.filter(owner_id=params["owner"]) if params["owner"].isdigit() else qs.none()
+    if params.get("region"):
+        if not params["region"].isdigit():
+            return qs.none()
+        from crm.org.models import Region
+
+        region = Region.objects.filter(pk=params["region"]).first()
+        qs = qs.filter(region__path__startswith=region.path) if region else qs.none()
+    for name in ("stage", "level", "kind"):
+        if params.get(name):
+            qs = qs.filter(**{name: params[name]})
+    if params.get("tag"):
+        qs = qs.filter(tags__contains=[t for t in params.getlist("tag") if t])
+    for name, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt"),
+                         ("updated_after", "updated_at__gte"), ("updated_before", "updated_at__lt")):
+        if params.get(name):
+            value = parse_datetime(params[name]) or (parse_datetime(params[name] + "T00:00:00+08:00"))
+            if value is None:
+                raise serializers.ValidationError({name: _("时间格式应为 ISO 8601，例如 2026-01-31 或 2026-01-31T08:00:00+08:00。")})
+            qs = qs.filter(**{lookup: value})
+    if params.get("idle_days"):
+        if not params["idle_days"].isdigit():
+            raise serializers.ValidationError({"idle_days": _("请输入天数。")})
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        qs = qs.filter(Q(last_activity_at__lt=timezone.now() - timedelta(days=int(params["idle_days"])))
+                       | Q(last_activity_at__isnull=True))
+    return qs
+
+
+class CustomerListApi(StaffApiView):
+    @extend_schema(tags=["customers"], responses={200: CustomerSerializer(many=True)}, parameters=[
+        OpenApiParameter("owner", int), OpenApiParameter("region", int), OpenApiParameter("stage", str),
+        OpenApiParameter("level", str), OpenApiParameter("tag", str, many=True),
+        OpenApiParameter("idle_days", int), OpenApiParameter("updated_after", str)])
+    def get(self, request):
+        qs = filter_customers(selectors.customer_list_visible_to(actor=request.user), request.query_params)
+        paginator = CustomerCursor()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(CustomerSerializer(page, many=True).data)
+
+    @extend_schema(tags=["customers"], request=CustomerWriteSerializer,
+                   responses={201: CustomerSerializer, 409: None})
+    def post(self, request):
+        data = CustomerWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        override = values.pop("duplicate_override", False)
+        reason = values.pop("override_reason", "")
+        values.pop("version", None)
+        if "owner_id" in values:
+            from crm.org.models import User
+
+            values["owner"] = User.objects.filter(pk=values.pop("owner_id")).first()
+            if values["owner"] is None:
+                raise serializers.ValidationError({"owner_id": _("负责人不存在。")})
+        if "region_id" in values:
+            values["region"] = _region_or_error(values.pop("region_id"))
+        try:
+            customer = services.customer_create(actor=request.user, data=values,
+                                                duplicate_override=override, override_reason=reason)
+        except (services.CreditCodeTaken, services.PossibleDuplicates) as exc:
+            return _conflict(exc)
+        return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+
+def _region_or_error(region_id):
+    from crm.org.models import Region
+
+    if region_id is None:
+        return None
+    region = Region.objects.filter(pk=region_id, is_active=True).first()
+    if region is None:
+        raise serializers.ValidationError({"region_id": _("所选的区域不存在。")})
+    return region
+
+
+def _customer_or_404(request, customer_id) -> Customer:
+    try:
+        return selectors.customer_get_for_actor(actor=request.user, customer_id=customer_id)
+    except Customer.DoesNotExist:
+        raise Http404 from None
+
+
+class CustomerDetailApi(StaffApiView):
+    @extend_schema(tags=["customers"], responses={200: CustomerSerializer})
+    def get(self, request, customer_id: int):
+        return Response(CustomerSerializer(_customer_or_404(request, customer_id)).data)
+
+    @extend_schema(tags=["customers"], request=CustomerWriteSerializer, responses={200: CustomerSerializer})
+    def patch(self, request, customer_id: int):
+        _customer_or_404(request, customer_id)
+        data = CustomerWriteSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        override = values.pop("duplicate_override", False)
+        reason = values.pop("override_reason", "")
+        version = values.pop("version", None)
+        if_match = request.headers.get("If-Match", "").strip('"')
+        if version is None and if_match.isdigit():
+            version = int(if_match)
+        values.pop("owner_id", None)
+        if "region_id" in values:
+            values["region"] = _region_or_error(values.pop("region_id"))
+        try:
+            customer = services.customer_update(actor=request.user, customer_id=customer_id, data=values,
+                                                version=version, duplicate_override=override,
+                                                override_reason=reason)
+        except (services.CreditCodeTaken, services.PossibleDuplicates) as exc:
+            return _conflict(exc)
+        except services.StaleVersion as exc:
+            return _stale(exc)
+        return Response(CustomerSerializer(customer).data)
+
+
+class CustomerOwnersApi(StaffApiView):
+    @extend_schema(tags=["customers"], responses={200: OwnershipChangeSerializer(many=True)})
+    def get(self, request, customer_id: int):
+        customer = _customer_or_404(request, customer_id)
+        return Response(OwnershipChangeSerializer(selectors.customer_owner_history(customer=customer)[:200],
+                                                  many=True).data)
+
+
+class CustomerTransferApi(StaffApiView):
+    @extend_schema(tags=["customers"], request=TransferSerializer,
+                   responses={200: serializers.DictField()})
+    def post(self, request):
+        data = TransferSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        moved = services.customers_transfer(actor=request.user, customer_ids=data.validated_data["customer_ids"],
+                                            to_owner_id=data.validated_data["to_owner_id"],
+                                            note=data.validated_data.get("note", ""))
+        return Response({"moved": moved})
+
+
+class CustomerHandoverApi(StaffApiView):
+    @extend_schema(tags=["customers"], request=HandoverSerializer, responses={200: serializers.DictField()})
+    def post(self, request):
+        data = HandoverSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        moved = services.customers_handover(actor=request.user, from_owner_id=data.validated_data["from_owner_id"],
+                                            to_owner_ids=data.validated_data["to_owner_ids"],
+                                            note=data.validated_data.get("note", ""))
+        return Response({"moved": moved})
+
+
+class CustomerReleaseApi(StaffApiView):
+    @extend_schema(tags=["customers"], request=None, responses={200: CustomerSerializer})
+    def post(self, request, customer_id: int):
+        _customer_or_404(request, customer_id)
+        customer = services.customer_release(actor=request.user, customer_id=customer_id,
+                                             note=str(request.data.get("note", ""))[:500])
+        return Response(CustomerSerializer(customer).data)
+
+
+class PoolListApi(StaffApiView):
+    @extend_schema(tags=["customers"], responses={200: CustomerSerializer(many=True)})
+    def get(self, request):
+        qs = filter_customers(selectors.pool_visible_to(actor=request.user), request.query_params)
+        paginator = CustomerCursor()
+        paginator.ordering = ("-released_at", "-id")
+        page = paginator.paginate_queryset(qs.select_related("owner", "region", "department"), request, view=self)
+        return paginator.get_paginated_response(CustomerSerializer(page, many=True).data)
+
+
+class PoolClaimApi(StaffApiView):
+    @extend_schema(tags=["customers"], request=None, responses={200: CustomerSerializer})
+    def post(self, request, customer_id: int):
+        try:
+            customer = services.customer_claim(actor=request.user, customer_id=customer_id)
+        except Customer.DoesNotExist:
+            raise Http404 from None
+        return Response(CustomerSerializer(customer).data)
+
+
+class ContactListApi(StaffApiView):
+    @extend_schema(tags=["contacts"], responses={200: ContactSerializer(many=True)},
+                   parameters=[OpenApiParameter("customer", int)])
+    def get(self, request):
+        qs = selectors.contact_list_visible_to(actor=request.user)
+        if request.query_params.get("customer"):
+            value = request.query_params["customer"]
+            qs = qs.filter(customer_id=value) if value.isdigit() else qs.none()
+        paginator = CustomerCursor()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(ContactSerializer(page, many=True).data)
+
+    @extend_schema(tags=["contacts"], request=ContactWriteSerializer, responses={201: ContactSerializer})
+    def post(self, request):
+        data = ContactWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        customer_id = values.pop("customer_id", None)
+        if customer_id is None:
+            raise serializers.ValidationError({"customer_id": _("请指定联系人所属的客户。")})
+        values.pop("version", None)
+        try:
+            contact = services.contact_create(actor=request.user, customer_id=customer_id, data=values)
+        except Customer.DoesNotExist:
+            raise serializers.ValidationError({"customer_id": _("客户不存在或不在你的可见范围内。")}) from None
+        return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
+
+
+class ContactDetailApi(StaffApiView):
+    def _get(self, request, contact_id):
+        try:
+            return selectors.contact_get_for_actor(actor=request.user, contact_id=contact_id)
+        except Contact.DoesNotExist:
+            raise Http404 from None
+
+    @extend_schema(tags=["contacts"], responses={200: ContactSerializer})
+    def get(self, request, contact_id: int):
+        return Response(ContactSerializer(self._get(request, contact_id)).data)
+
+    @extend_schema(tags=["contacts"], request=ContactWriteSerializer, responses={200: ContactSerializer})
+    def patch(self, request, contact_id: int):
+        self._get(request, contact_id)
+        data = ContactWriteSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        version = values.pop("version", None)
+        try:
+            contact = services.contact_update(actor=request.user, contact_id=contact_id, data=values,
+                                              version=version)
+        except Customer.DoesNotExist:
+            raise serializers.ValidationError({"customer_id": _("客户不存在或不在你的可见范围内。")}) from None
+        except services.StaleVersion as exc:
+            return _stale(exc)
+        return Response(ContactSerializer(contact).data)
+
+
+class SearchApi(StaffApiView):
+    """One box: customers and contacts by name (one or two Chinese characters too), pinyin
+    spelling or initials, any 4+ digits of a phone, e-mail or credit code."""
+
+    @extend_schema(tags=["search"], parameters=[OpenApiParameter("q", str, required=True),
+                                                OpenApiParameter("limit", int)],
+                   responses={200: serializers.DictField()})
+    def get(self, request):
+        q = request.query_params.get("q", "")
+        if len(q) > 100:
+            raise serializers.ValidationError({"q": _("搜索内容最长 100 个字符。")})
+        limit = request.query_params.get("limit", "10")
+        limit = min(int(limit), 50) if limit.isdigit() and int(limit) > 0 else 10
+        parsed = search.parse_query(q)
+        if parsed is None:
+            return Response({"query": q, "kind": None, "customers": [], "contacts": []})
+        customers = search.search_customers(
+            qs=selectors.customer_list_visible_to(actor=request.user), parsed=parsed, limit=limit)
+        contacts = search.search_contacts(
+            qs=selectors.contact_list_visible_to(actor=request.user), parsed=parsed, limit=limit)
+        return Response({
+            "query": q, "kind": parsed.kind,
+            "customers": [{"id": c.pk, "name": c.name, "phone": c.phone, "owner": c.owner.full_name if c.owner else None,
+                           "stage": c.stage} for c in customers],
+            "contacts": [{"id": c.pk, "name": c.name, "title": c.title, "customer": c.customer_id,
+                          "customer_name": c.customer.name, "phones": c.phones} for c in contacts],
+        })
