@@ -14,6 +14,9 @@ api_v1 = [
 urlpatterns = [
     path("", include("crm.activities.urls")),
     path("", include("crm.org.urls")),
+    path("customers/", include("crm.customers.urls")),
+    path("customers/import/", include("crm.customers.urls_imports")),
+    path("customers/duplicates/", include("crm.customers.urls_dedup")),
     path("i18n/setlang/", language_set, name="set-language"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -14,4 +14,6 @@ urlpatterns = [
     path("contacts/", views.ContactListApi.as_view(), name="api-contacts"),
     path("contacts/<int:contact_id>/", views.ContactDetailApi.as_view(), name="api-contact"),
     path("search", views.SearchApi.as_view(), name="api-search"),
+    path("", include("crm.customers.api.urls_imports")),
+    path("", include("crm.customers.api.urls_dedup")),
 ]

@@ -17,6 +17,11 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     # One beat entry per periodic job; it fans out one task per active tenant.
+    "customers-pool-run": {
+        "task": "tenants.fan_out",
+        "schedule": 3600.0,
+        "args": ("customers.pool_run",),
+    },
     "tenants-usage-report": {
         "task": "tenants.fan_out",
         "schedule": 3600.0,

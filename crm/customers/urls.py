@@ -1,0 +1,4 @@
+"""Staff web pages of customers and contacts."""
+
+app_name = "customers"
+urlpatterns: list = []
