@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm.customers.enums import ContactRole, CustomerKind, CustomerLevel
@@ -52,7 +53,8 @@ class ContactSerializer(serializers.ModelSerializer):
                   "updated_at", "version"]
         read_only_fields = fields
 
-    def get_employments(self, contact):
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_employments(self, contact) -> list[dict]:
         return [{"customer": e.customer_id, "title": e.title, "department": e.department, "role": e.role,
                  "started_at": e.started_at, "ended_at": e.ended_at}
                 for e in contact.employments.all()]

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -186,7 +186,7 @@ class CustomerOwnersApi(StaffApiView):
 
 class CustomerTransferApi(StaffApiView):
     @extend_schema(tags=["customers"], request=TransferSerializer,
-                   responses={200: serializers.DictField()})
+                   responses={200: inline_serializer("Moved", {"moved": serializers.IntegerField()})})
     def post(self, request):
         data = TransferSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -197,7 +197,8 @@ class CustomerTransferApi(StaffApiView):
 
 
 class CustomerHandoverApi(StaffApiView):
-    @extend_schema(tags=["customers"], request=HandoverSerializer, responses={200: serializers.DictField()})
+    @extend_schema(tags=["customers"], request=HandoverSerializer,
+                   responses={200: inline_serializer("HandedOver", {"moved": serializers.IntegerField()})})
     def post(self, request):
         data = HandoverSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -298,7 +299,10 @@ class SearchApi(StaffApiView):
 
     @extend_schema(tags=["search"], parameters=[OpenApiParameter("q", str, required=True),
                                                 OpenApiParameter("limit", int)],
-                   responses={200: serializers.DictField()})
+                   responses={200: inline_serializer("SearchResults", {
+                       "query": serializers.CharField(), "kind": serializers.CharField(),
+                       "customers": serializers.ListField(child=serializers.DictField()),
+                       "contacts": serializers.ListField(child=serializers.DictField())})})
     def get(self, request):
         q = request.query_params.get("q", "")
         if len(q) > 100:
