@@ -1,4 +1,12 @@
-"""Web pages of the dedup part of the customers app."""
+"""Web pages of the duplicate review (mounted at /customers/duplicates/)."""
+
+from django.urls import path
+
+from . import views_dedup
 
 app_name = "customers_dedup"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views_dedup.review, name="review"),
+    path("merge/", views_dedup.merge, name="merge"),
+    path("merges/<int:merge_id>/undo/", views_dedup.undo, name="undo"),
+]

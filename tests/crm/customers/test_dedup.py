@@ -88,3 +88,21 @@ def test_merge_with_itself_or_an_unknown_id_is_refused(tenant_a, people, api_for
                     format="json").status_code == 400
     assert api.post("/api/v1/customers/merge", {"survivor_id": a.pk, "merged_id": 999999},
                     format="json").status_code == 404
+
+
+def test_review_page_merges_and_undoes(tenant_a, people, web_as, new_customer, in_tenant):
+    keep = new_customer(tenant_a, people["sales"], "页面合并有限公司")
+    dup = new_customer(tenant_a, people["sales2"], "页面合并公司")
+    web = web_as(tenant_a, people["admin"])
+    page = web.get("/customers/duplicates/").content.decode()
+    assert f'data-testid="merge-{dup.pk}-into-{keep.pk}"' in page
+    assert web.post("/customers/duplicates/merge/", {"survivor_id": keep.pk, "merged_id": dup.pk}).status_code == 302
+    with in_tenant(tenant_a):
+        assert Customer.objects.get(pk=dup.pk).merged_into_id == keep.pk
+        from crm.customers.models import MergeRecord
+
+        merge_id = MergeRecord.objects.get(merged=dup).pk
+    assert web.post(f"/customers/duplicates/merges/{merge_id}/undo/").status_code == 302
+    with in_tenant(tenant_a):
+        assert Customer.objects.get(pk=dup.pk).merged_into_id is None
+    assert web_as(tenant_a, people["sales"]).get("/customers/duplicates/").status_code == 403
