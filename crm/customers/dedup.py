@@ -90,7 +90,10 @@ def customer_merge(*, actor, survivor_id: int, merged_id: int) -> MergeRecord:
     the survivor are filled from it, tags are combined, and it is marked merged (hidden from
     lists and search, kept for the record). Undo with ``customer_merge_undo``."""
     from crm.activities import services as activity_services
-    from crm.activities.selectors import unscoped_activity_ids_of_customer
+    from crm.activities.selectors import (
+        unscoped_activity_ids_of_customer,
+        unscoped_task_ids_of_customer,
+    )
 
     if not can_clean_up(actor):
         raise PermissionDenied(_("只有可见全部客户的角色才能合并客户。"))
@@ -102,6 +105,7 @@ def customer_merge(*, actor, survivor_id: int, merged_id: int) -> MergeRecord:
         merged_before = audit_snapshot(merged, SNAPSHOT_FIELDS)
         contact_ids = list(Contact.objects.filter(customer=merged).values_list("pk", flat=True))
         activity_ids = unscoped_activity_ids_of_customer(customer_id=merged.pk)
+        task_ids = unscoped_task_ids_of_customer(customer_id=merged.pk)
         filled = {}
         # Unique values move rather than copy: clear them on the merged row first.
         moving_unique = {f: getattr(merged, f) for f in ("credit_code", "external_id")
@@ -124,12 +128,14 @@ def customer_merge(*, actor, survivor_id: int, merged_id: int) -> MergeRecord:
         Contact.objects.filter(pk__in=contact_ids).update(customer=survivor, updated_at=timezone.now())
         activity_services.activities_move_to_customer(activity_ids=activity_ids, customer_id=survivor.pk,
                                                       actor=actor)
+        activity_services.tasks_move_to_customer(task_ids=task_ids, customer_id=survivor.pk, actor=actor)
         now = timezone.now()
         Customer.objects.filter(pk=merged.pk).update(merged_into=survivor, merged_at=now,
                                                      version=merged.version + 1, updated_at=now)
         record = MergeRecord.objects.create(
             survivor=survivor, merged=merged, actor=actor,
-            moved={"contacts": contact_ids, "activities": activity_ids, "filled": sorted(filled)},
+            moved={"contacts": contact_ids, "activities": activity_ids, "tasks": task_ids,
+                   "filled": sorted(filled)},
             survivor_snapshot=survivor_before, merged_snapshot=merged_before)
         audit_record(actor=actor, instance=survivor, action="merge",
                      changes={k: {"old": survivor_before.get(k), "new": v} for k, v in filled.items()},
@@ -179,6 +185,8 @@ def customer_merge_undo(*, actor, merge_id: int) -> MergeRecord:
             customer=merged, updated_at=now)
         activity_services.activities_move_to_customer(activity_ids=record.moved.get("activities", []),
                                                       customer_id=merged.pk, actor=actor)
+        activity_services.tasks_move_to_customer(task_ids=record.moved.get("tasks", []),
+                                                 customer_id=merged.pk, actor=actor)
         record.undone_at = now
         record.undone_by = actor
         record.save(update_fields=["undone_at", "undone_by"])

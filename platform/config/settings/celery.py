@@ -22,6 +22,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "args": ("customers.pool_run",),
     },
+    "activities-send-reminders": {
+        "task": "tenants.fan_out",
+        "schedule": 300.0,
+        "args": ("activities.send_reminders",),
+    },
     "tenants-usage-report": {
         "task": "tenants.fan_out",
         "schedule": 3600.0,

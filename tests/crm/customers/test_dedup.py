@@ -51,6 +51,10 @@ def test_merge_moves_contacts_and_activities_fills_gaps_and_undo_restores(
         contact = contact_create(actor=people["sales2"], customer_id=duplicate.pk, data={"name": "李工"})
         activity = activity_log(actor=people["sales2"], customer_id=duplicate.pk, kind="call",
                                 subject="电话回访")
+        from crm.activities.models import Task
+        from crm.activities.services import task_create
+
+        task = task_create(actor=people["sales2"], title="寄样品", customer_id=duplicate.pk)
     api = api_for(tenant_a, people["admin"])
     merged = api.post("/api/v1/customers/merge", {"survivor_id": survivor.pk, "merged_id": duplicate.pk},
                       format="json")
@@ -62,6 +66,7 @@ def test_merge_moves_contacts_and_activities_fills_gaps_and_undo_restores(
         assert Customer.objects.get(pk=duplicate.pk).merged_into_id == survivor.pk
         assert Contact.objects.get(pk=contact.pk).customer_id == survivor.pk
         assert Activity.objects.get(pk=activity.pk).customer_id == survivor.pk
+        assert Task.objects.get(pk=task.pk).customer_id == survivor.pk
         assert AuditEntry.objects.filter(action="merge", object_id=str(survivor.pk)).exists()
     assert api.get(f"/api/v1/customers/{duplicate.pk}/").status_code == 404  # merged away
     again = api.post("/api/v1/customers/merge", {"survivor_id": survivor.pk, "merged_id": duplicate.pk},
@@ -77,6 +82,7 @@ def test_merge_moves_contacts_and_activities_fills_gaps_and_undo_restores(
         assert d.merged_into_id is None and d.credit_code == code
         assert Contact.objects.get(pk=contact.pk).customer_id == duplicate.pk
         assert Activity.objects.get(pk=activity.pk).customer_id == duplicate.pk
+        assert Task.objects.get(pk=task.pk).customer_id == duplicate.pk
     assert api.post(f"/api/v1/customers/merges/{merge_id}/undo").status_code == 200  # idempotent
     assert api.post("/api/v1/customers/merges/999999/undo").status_code == 404
 
