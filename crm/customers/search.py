@@ -14,28 +14,42 @@ PostgreSQL does no parsing or stemming) and a GIN index over it:
 A query becomes a ``tsquery`` of the same tokens (all bigrams of the text must be present),
 then candidates are checked against the real text, so a bigram hit never returns a wrong row.
 
-Rare queries match few rows: all of them are fetched through the GIN index and ranked.
-Common queries (科技, 北京, a single character) match most of a large tenant: fetching and
-sorting them all costs hundreds of milliseconds, so once a capped count says there are many,
-the newest matches are read through the (updated_at) index instead, which finds enough of
-them at once. Either way the query is limited to what the user may see.
+Query strategy (see tests/perf/bench_customers.py for the figures at 1,000,000 customers):
+
+* Rare queries match few rows: up to RARE_LIMIT matches are fetched through the GIN index
+  (narrow columns only) and ranked here: exact name / phone / e-mail / credit code first, then
+  names that start with the query, then shorter names, then the newest.
+* Common queries (科技, 北京, 有限, a single character) match a large part of the tenant:
+  collecting and sorting them all costs hundreds of milliseconds. When the planner's token
+  statistics (pg_stats.most_common_elems of search_vector, cached per process) say every token
+  is in more than RARE_LIMIT rows, or when the capped probe finds more than RARE_LIMIT
+  matches, the exact and prefix hits are read through the name_norm btree and the rest as the
+  newest matches by walking the (owner,) updated_at index (contacts: those of the newest
+  customers, through the customers' index and then (customer, name)) and
+  testing each row, with bitmap scans and sorts switched off for that one statement: matches
+  are dense, so a few rows are read.
+* No statement may fall back to a sequential scan of a large table (enable_seqscan off for
+  these statements, set locally and put back).
+
+Either way the query is limited to what the user may see.
 """
 
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from pypinyin import Style, lazy_pinyin
 
 from .models import Contact, Customer
-from .normalize import credit_code_normalize, phone_digits
+from .normalize import company_name_normalize, credit_code_normalize, phone_digits
 
-COMMON_THRESHOLD = 2000  # above this many matches, read newest-first through the btree
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORDCHARS = re.compile(r"[^\w]+", re.UNICODE)
 _ASCII_WORD = re.compile(r"^[a-z]+$")
@@ -117,6 +131,8 @@ class ParsedQuery:
     kind: str  # name, pinyin, phone, email, credit_code
     text: str
     tsquery: str
+    raw_digits: str = ""  # phone queries: the digits as typed (an all-digit credit code starts so)
+    tokens: tuple[str, ...] = ()  # the exact tokens that must all be present (for the estimate)
 
 
 def parse_query(q: str) -> ParsedQuery | None:
@@ -130,7 +146,10 @@ def parse_query(q: str) -> ParsedQuery | None:
     if digits_only.isdigit() and len(digits_only) >= 4:
         digits = phone_digits(digits_only)
         grams = sorted({digits[i:i + 4] for i in range(len(digits) - 3)})
-        return ParsedQuery("phone", digits, " & ".join(_lexeme(f"d:{g}") for g in grams))
+        tsquery = " & ".join(_lexeme(f"d:{g}") for g in grams)
+        if len(digits_only) >= 6:  # or the start of an all-digit credit code
+            tsquery = f"({tsquery}) | {_lexeme('c:' + digits_only, prefix=True)}"
+        return ParsedQuery("phone", digits, tsquery, digits_only, tuple(f"d:{g}" for g in grams))
     code = credit_code_normalize(raw)
     if _CREDIT.match(code) and any(c.isdigit() for c in code) and any(c.isalpha() for c in code):
         return ParsedQuery("credit_code", code, _lexeme(f"c:{code}", prefix=True))
@@ -143,62 +162,218 @@ def parse_query(q: str) -> ParsedQuery | None:
                      if len(text) > 1 else _lexeme(f"u:{text}"))
         return ParsedQuery("pinyin", text, f"{_lexeme('p:' + text, prefix=True)} | ({name_part})")
     if len(text) == 1:
-        return ParsedQuery("name", text, _lexeme(f"u:{text}"))
+        return ParsedQuery("name", text, _lexeme(f"u:{text}"), tokens=(f"u:{text}",))
     grams = sorted({text[i:i + 2] for i in range(len(text) - 1)})
-    return ParsedQuery("name", text, " & ".join(_lexeme(f"b:{g}") for g in grams))
+    return ParsedQuery("name", text, " & ".join(_lexeme(f"b:{g}") for g in grams),
+                       tokens=tuple(f"b:{g}" for g in grams))
 
 
-def _match(qs, parsed: ParsedQuery):
-    return qs.extra(where=["search_vector @@ %s::tsquery"], params=[parsed.tsquery])
+def _match(qs, parsed: ParsedQuery, *, indexable: bool = True):
+    """``indexable=False`` hides the condition from the GIN index (the same test, row by row),
+    so that the planner walks a btree in the wanted order and filters, instead of collecting
+    every match of a common token and sorting them."""
+    column = f'"{qs.model._meta.db_table}"."search_vector"'
+    if not indexable:
+        column = f"coalesce({column}, ''::tsvector)"
+    return qs.extra(where=[f"{column} @@ %s::tsquery"], params=[parsed.tsquery])
 
 
-def _rank_customers(rows: list[Customer], parsed: ParsedQuery) -> list[Customer]:
-    text = parsed.text
+RARE_LIMIT = 2500  # up to this many matches are all fetched (narrow columns) and ranked
+NEWEST_WINDOW = 1500  # common queries: at most this many of the newest visible rows are tested
+HEAD_WINDOW = 200  # common queries: names starting with the query looked at for the top places
+STATS_TTL = 600  # seconds a table's token statistics are kept in this process
+_stats_cache: dict[tuple[str, str], tuple[float, dict[str, float], float, float]] = {}
 
-    def key(c: Customer):
-        folded = _fold(c.name)
-        exact = folded == text or c.phone_digits == text or (c.email or "") == text or c.credit_code == text
-        starts = folded.startswith(text)
-        return (not exact, not starts, len(c.name), -c.updated_at.timestamp())
 
-    return sorted(rows, key=key)
+def _token_stats(table: str) -> tuple[dict[str, float], float, float]:
+    """The most common tokens of ``table``'s search_vector with their row frequencies, the
+    lowest listed frequency and the row count, from the planner's statistics (ANALYZE)."""
+    schema = getattr(connection, "schema_name", None) or "public"
+    key = (schema, table)
+    now = time.monotonic()
+    cached = _stats_cache.get(key)
+    if cached and cached[0] > now:
+        return cached[1], cached[2], cached[3]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples "
+            "FROM pg_stats s JOIN pg_namespace n ON n.nspname = s.schemaname "
+            "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename "
+            "WHERE s.schemaname = %s AND s.tablename = %s AND s.attname = 'search_vector'", [schema, table])
+        row = cursor.fetchone()
+    freqs, minfreq, rows = {}, 0.0, 0.0
+    if row and row[0] and row[1]:
+        elems, elem_freqs, rows = row
+        freqs = dict(zip(elems, elem_freqs, strict=False))
+        minfreq = min(elem_freqs[: len(elems)])
+    _stats_cache[key] = (now + STATS_TTL, freqs, minfreq, max(rows or 0.0, 0.0))
+    return freqs, minfreq, max(rows or 0.0, 0.0)
+
+
+def _surely_common(model, parsed: ParsedQuery) -> bool:
+    """True when the statistics say every token of the query is in more than RARE_LIMIT rows
+    (then the capped probe through the GIN index would only waste time building a bitmap of
+    most of the table). Unknown tokens and prefix queries are never surely common."""
+    if not parsed.tokens:
+        return False
+    freqs, _minfreq, rows = _token_stats(model._meta.db_table)
+    if not freqs or any(t not in freqs for t in parsed.tokens):
+        return False
+    return min(freqs[t] for t in parsed.tokens) * rows > RARE_LIMIT
+
+
+@contextmanager
+def _planner(**settings: str):
+    """Never a sequential scan of a large table for these queries. With a LIMIT and a common
+    token the planner may otherwise bet on finding matches early in a seq scan, which fails
+    badly when the visibility filter is narrow. Set for this transaction only and put back
+    afterwards (the caller's request may be one transaction)."""
+    # No JIT and no parallel workers either: the ordered scans below are cheap in reality but
+    # look expensive to the planner (it cannot estimate the row-by-row match), which would
+    # otherwise compile the query (JIT, ~100+ ms) and start workers for it.
+    settings = {"enable_seqscan": "off", "jit": "off", "max_parallel_workers_per_gather": "0", **settings}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(settings)), list(settings))
+        before = dict(zip(settings, cursor.fetchone(), strict=True))
+        for name, value in settings.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+        yield  # on an error the savepoint's rollback undoes the settings
+        for name, value in before.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+
+
+@contextmanager
+def _ordered_scan():
+    """The common-query plan: walk a btree in the wanted order and filter row by row (no
+    bitmap of most of the table, no sort of all matches)."""
+    with _planner(enable_sort="off", enable_bitmapscan="off"):
+        yield
+
+
+def _rank_key(text: str, norm: str):
+    """Exact (name, short name, normalised name, phone, e-mail, credit code) first, then names
+    starting with the query, then shorter names, then the newest. Cheap per row: it runs over
+    up to RARE_LIMIT rows."""
+    upper = text.upper()
+
+    def key(row):
+        _pk, name, short_name, digits, email, code, updated_at = row
+        name_l, short_l = name.lower(), short_name.lower()
+        exact = (name_l == text or short_l == text or digits == text or email == text or code == upper
+                 or (bool(norm) and text in name_l and len(name) <= len(text) + 12
+                     and company_name_normalize(name) == norm))
+        starts = name_l.startswith(text) or short_l.startswith(text)
+        return (not exact, not starts, len(name), -updated_at.timestamp())
+    return key
+
+
+def _in_order(qs, ids: list[int]) -> list:
+    by_id = qs.in_bulk(ids)
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _verified(qs, parsed: ParsedQuery, *, customer: bool, indexable: bool = True):
+    matches = _match(qs, parsed, indexable=indexable)
+    if parsed.kind == "name":
+        cond = Q(name__icontains=parsed.text)
+        if customer:
+            cond |= Q(short_name__icontains=parsed.text)
+        matches = matches.filter(cond)
+    elif parsed.kind == "phone" and customer:
+        cond = Q(phone_digits__contains=parsed.text)
+        if len(parsed.raw_digits) >= 6:
+            cond |= Q(credit_code__startswith=parsed.raw_digits)
+        matches = matches.filter(cond)
+    return matches
+
+
+def _newest_matching(window_qs, columns: list[str], parsed: ParsedQuery, limit: int, *, customer: bool) -> list[int]:
+    """Ids of up to ``limit`` matches among the NEWEST_WINDOW newest rows of ``window_qs``
+    (already ordered newest first), in that order. The window bounds the work when matches
+    are sparse among the newest rows (a common token outside the actor's scope): the scan
+    stops after ``limit`` matches or NEWEST_WINDOW rows, whichever comes first."""
+    inner = window_qs.values_list(*columns)[:NEWEST_WINDOW]
+    sql, params = inner.query.sql_with_params()
+    names = ", ".join("sv" if c == "search_vector" else c for c in columns)
+    cond = ["sv @@ %s::tsquery"]
+    cond_params: list = [parsed.tsquery]
+    if parsed.kind == "name":
+        cond.append("(strpos(upper(name), upper(%s)) > 0" + (" OR strpos(upper(short_name), upper(%s)) > 0)"
+                                                           if customer else ")"))
+        cond_params += [parsed.text] * (2 if customer else 1)
+    elif parsed.kind == "phone" and customer:
+        cond.append("(strpos(phone_digits, %s) > 0 OR left(coalesce(credit_code, ''), %s) = %s)")
+        cond_params += [parsed.text, len(parsed.raw_digits), parsed.raw_digits if len(parsed.raw_digits) >= 6 else "-"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT pk FROM ({sql}) AS w({names}) WHERE {' AND '.join(cond)} LIMIT %s",
+                       [*params, *cond_params, limit])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def search_customers(*, qs, parsed: ParsedQuery, limit: int = 20) -> list[Customer]:
-    """``qs`` is already limited to what the user may see."""
-    matches = _match(qs, parsed)
-    if parsed.kind == "name":
-        matches = matches.filter(Q(name__icontains=parsed.text) | Q(short_name__icontains=parsed.text))
-    elif parsed.kind == "phone":
-        matches = matches.filter(phone_digits__contains=parsed.text)
-    capped = matches.values("pk")[:COMMON_THRESHOLD + 1]
-    with connection.cursor() as cursor:
-        sql, params = capped.query.sql_with_params()
-        cursor.execute(f"SELECT count(*) FROM ({sql}) AS capped", params)
-        count = cursor.fetchone()[0]
-    if count <= COMMON_THRESHOLD:
-        return _rank_customers(list(matches), parsed)[:limit]
-    # Common query: exact and prefix hits first (a btree range on the normalised name), then
-    # the newest matches through the updated_at index.
-    from .normalize import company_name_normalize
+    """``qs`` is already limited to what the user may see.
 
+    Rare queries: every match (at most RARE_LIMIT + 1, narrow columns) through the GIN index,
+    ranked here: exact name (or phone, e-mail, credit code) first, then names that start with
+    the query, then shorter names, then the newest. Common queries (more matches than that):
+    exact and prefix name hits through the name_norm btree, then the newest matches through
+    the updated_at index (matches are dense, so a few rows are read)."""
+    matches = _verified(qs, parsed, customer=True)
     norm = company_name_normalize(parsed.text) if parsed.kind in ("name", "pinyin") else ""
-    head = list(matches.filter(name_norm__startswith=norm).order_by("name_norm")[:limit]) if norm else []
-    rest = list(matches.exclude(pk__in=[c.pk for c in head]).order_by("-updated_at", "-id")[:limit])
-    return (_rank_customers(head, parsed) + rest)[:limit]
+    common = _surely_common(Customer, parsed)
+    with _planner():
+        rows = [] if common else list(matches.order_by().values_list(
+            "pk", "name", "short_name", "phone_digits", "email", "credit_code", "updated_at")[:RARE_LIMIT + 1])
+        if not common and len(rows) <= RARE_LIMIT:
+            rows.sort(key=_rank_key(parsed.text, norm))
+            return _in_order(qs, [r[0] for r in rows[:limit]])
+        # Common query: exact and prefix hits first (a btree range on the normalised name), then
+        # the newest matches through an (owner,) updated_at index, filtered row by row.
+        head = []
+        if norm:
+            # The first HEAD_WINDOW names of the tenant that start with the query (a btree range:
+            # LIKE 'x%' uses the btree only under the C collation), then what the actor may see
+            # of them: bounded even when such names are many and mostly outside the scope.
+            starting = (Customer.objects.filter(name_norm__gte=norm, name_norm__lt=norm + "\U0010ffff")
+                        .order_by("name_norm").values("pk")[:HEAD_WINDOW])
+            head_qs = qs.filter(pk__in=starting, name_norm__startswith=norm)
+            if parsed.kind == "name":
+                head_qs = head_qs.filter(Q(name__icontains=parsed.text) | Q(short_name__icontains=parsed.text))
+            head = list(head_qs.order_by("name_norm").values_list(
+                "pk", "name", "short_name", "phone_digits", "email", "credit_code", "updated_at")[:limit])
+        head.sort(key=_rank_key(parsed.text, norm))
+        ids = [r[0] for r in head]
+        if len(ids) < limit:
+            with _ordered_scan():
+                ids += _newest_matching(
+                    qs.exclude(pk__in=ids).order_by("-updated_at", "-id"),
+                    ["pk", "search_vector", "name", "short_name", "phone_digits", "credit_code"], parsed,
+                    limit - len(ids), customer=True)
+        if len(ids) < limit:
+            # sparse among the newest: all matches through the GIN index, newest first
+            rest = matches.exclude(pk__in=ids).order_by("-updated_at", "-id").values_list("pk", flat=True)
+            ids += list(rest[:limit - len(ids)])
+    return _in_order(qs, ids)
 
 
 def search_contacts(*, qs, parsed: ParsedQuery, limit: int = 20) -> list[Contact]:
-    matches = _match(qs, parsed)
-    if parsed.kind == "name":
-        matches = matches.filter(name__icontains=parsed.text)
-    capped = matches.values("pk")[:COMMON_THRESHOLD + 1]
-    with connection.cursor() as cursor:
-        sql, params = capped.query.sql_with_params()
-        cursor.execute(f"SELECT count(*) FROM ({sql}) AS capped", params)
-        count = cursor.fetchone()[0]
-    if count <= COMMON_THRESHOLD:
-        rows = list(matches.select_related("customer"))
-        rows.sort(key=lambda c: (_fold(c.name) != parsed.text, len(c.name), -c.updated_at.timestamp()))
-        return rows[:limit]
-    return list(matches.select_related("customer").order_by("-updated_at", "-id")[:limit])
+    """As search_customers; common queries list the contacts of the newest customers first."""
+    matches = _verified(qs, parsed, customer=False)
+    common = _surely_common(Contact, parsed)
+    with _planner():
+        rows = [] if common else list(matches.order_by().values_list("pk", "name", "updated_at")[:RARE_LIMIT + 1])
+        if not common and len(rows) <= RARE_LIMIT:
+            rows.sort(key=lambda r: (_fold(r[1]) != parsed.text, not _fold(r[1]).startswith(parsed.text),
+                                     len(r[1]), -r[2].timestamp()))
+            return _in_order(qs, [r[0] for r in rows[:limit]])
+        # Contacts of the most recently updated customers first: the visible customers are
+        # walked through their (owner,) updated_at index and each one's contacts looked up
+        # through (customer, name), so a narrow scope (a salesperson's own customers) costs
+        # no more than a wide one.
+        with _ordered_scan():
+            ids = _newest_matching(qs.order_by("-customer__updated_at", "-customer_id"),
+                                   ["pk", "search_vector", "name"], parsed, limit, customer=False)
+        if len(ids) < limit:
+            rest = matches.exclude(pk__in=ids).order_by("-id").values_list("pk", flat=True)
+            ids += list(rest[:limit - len(ids)])
+    return _in_order(qs, ids)

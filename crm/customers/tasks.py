@@ -11,3 +11,31 @@ def customers_pool_run_task() -> dict:
 
     result = pool_run()
     return {"released": result.released, "warned": len(result.warned)}
+
+
+@shared_task(bind=True, name="customers.import_run", soft_time_limit=1800, time_limit=1900,
+             acks_late=True, max_retries=3, default_retry_delay=30)
+def customers_import_run_task(self, job_id: int) -> dict:
+    """Run one customer import job (in the schema it was queued from). Safe to retry: the
+    job resumes after its last committed batch, and a job already done is left alone."""
+    from celery.exceptions import SoftTimeLimitExceeded
+    from django.db import InterfaceError, OperationalError
+    from django.utils.translation import gettext as _
+
+    from .imports import import_job_execute, import_job_fail
+
+    try:
+        job = import_job_execute(job_id=job_id)
+    except (OperationalError, InterfaceError) as exc:
+        if self.request.retries < self.max_retries and not self.request.is_eager:
+            raise self.retry(exc=exc) from exc
+        import_job_fail(job_id=job_id, error=_("数据库连接出错，导入已中止：%(e)s") % {"e": exc})
+        raise
+    except SoftTimeLimitExceeded:
+        import_job_fail(job_id=job_id, error=_("导入超过时间上限，已中止；再次运行会从中断处继续。"))
+        raise
+    except Exception as exc:
+        import_job_fail(job_id=job_id, error=_("导入失败：%(e)s") % {"e": exc})
+        raise
+    return {"status": job.status, "created": job.created_rows, "updated": job.updated_rows,
+            "rejected": job.rejected_rows}

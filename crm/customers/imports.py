@@ -1,0 +1,897 @@
+"""Importing customers from CSV (UTF-8 with or without BOM, GBK/GB18030) and XLSX files.
+
+The flow: upload (size-limited; the file is read completely, so a malformed file is refused
+before anything is written) -> column mapping (suggested from Chinese or English headers, or
+a saved template) -> dry run (per-row errors, rows that will update an existing customer,
+likely duplicates) -> the real import in a Celery task, in batches of ``BATCH_SIZE`` rows, each
+batch one transaction together with its audit rows, search tokens and the job's counters. A
+failed batch leaves nothing behind, and a re-run resumes after the last committed batch.
+
+Re-runs are idempotent: a row whose external id (外部编号) or credit code matches an existing
+customer updates it instead of creating a second one.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import decimal
+import io
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Concat
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crm.audit.services import audit_diff, audit_record, audit_record_bulk, audit_snapshot
+from crm.org.enums import Scope
+from crm.org.selectors import region_tree, staff_in_scope_of, tenant_config_get
+
+from . import search
+from .enums import DEFAULT_STAGES, CustomerKind
+from .models import Customer, ImportJob, ImportTemplate, OwnershipChange
+from .normalize import company_name_normalize, phone_digits
+from .services import CUSTOMER_FIELDS, _clean_customer, _derive
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_LABEL = "20 MB"
+MAX_ROWS = 200_000
+BATCH_SIZE = 500
+DRY_RUN_ROWS_KEPT = 1000  # rows with findings shown in the review; the counts cover all rows
+ENCODINGS = {"": "auto", "auto": "auto", "utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8",
+             "gbk": "gb18030", "gb2312": "gb18030", "gb18030": "gb18030"}
+
+# field -> label; the order is the order of the mapping form
+FIELDS: dict[str, object] = {
+    "name": gettext_lazy("客户名称"),
+    "short_name": gettext_lazy("简称"),
+    "kind": gettext_lazy("类型"),
+    "credit_code": gettext_lazy("统一社会信用代码"),
+    "phone": gettext_lazy("电话"),
+    "email": gettext_lazy("邮箱"),
+    "industry": gettext_lazy("行业"),
+    "region": gettext_lazy("区域"),
+    "address": gettext_lazy("地址"),
+    "source": gettext_lazy("来源"),
+    "stage": gettext_lazy("阶段"),
+    "level": gettext_lazy("等级"),
+    "tags": gettext_lazy("标签"),
+    "notes": gettext_lazy("备注"),
+    "external_id": gettext_lazy("外部编号"),
+    "owner_email": gettext_lazy("负责人邮箱"),
+}
+
+_ALIASES = {
+    "name": ["客户名称", "名称", "客户", "客户名", "公司名称", "企业名称", "公司", "单位名称",
+             "name", "customer", "customername", "company", "companyname"],
+    "short_name": ["简称", "客户简称", "shortname", "abbreviation"],
+    "kind": ["类型", "客户类型", "kind", "type", "customertype"],
+    "credit_code": ["统一社会信用代码", "社会信用代码", "信用代码", "creditcode", "uscc",
+                    "unifiedsocialcreditcode", "socialcreditcode"],
+    "phone": ["电话", "联系电话", "电话号码", "主要电话", "手机", "手机号", "phone", "tel",
+              "telephone", "mobile", "phonenumber"],
+    "email": ["邮箱", "电子邮箱", "邮件", "电子邮件", "email", "mail", "emailaddress"],
+    "industry": ["行业", "所属行业", "industry"],
+    "region": ["区域", "地区", "所属区域", "region", "area"],
+    "address": ["地址", "详细地址", "公司地址", "联系地址", "address"],
+    "source": ["来源", "客户来源", "source", "leadsource"],
+    "stage": ["阶段", "客户阶段", "生命周期", "生命周期阶段", "stage", "lifecyclestage"],
+    "level": ["等级", "客户等级", "级别", "level", "grade", "rating"],
+    "tags": ["标签", "tags", "tag", "labels"],
+    "notes": ["备注", "说明", "notes", "note", "remark", "remarks", "comment", "comments"],
+    "external_id": ["外部编号", "外部id", "客户编号", "erp编号", "编号", "externalid", "erpid",
+                    "externalcode", "customerno", "customerid"],
+    "owner_email": ["负责人邮箱", "负责人email", "业务员邮箱", "所有者邮箱", "owneremail",
+                    "owner", "salesemail"],
+}
+_BRACKETS = re.compile(r"[(\[【（][^)\]】）]*[)\]】）]")
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_FREE_TEXT = ("name", "short_name", "phone", "email", "industry", "address", "source", "notes", "external_id")
+_TAG_SPLIT = re.compile(r"[,，;；、|/]+")
+
+
+def _header_key(header: str) -> str:
+    text = unicodedata.normalize("NFKC", header or "").lower()
+    text = _BRACKETS.sub("", text)
+    return _NON_WORD.sub("", text)
+
+
+_ALIAS_INDEX = {_header_key(alias): fieldname for fieldname, aliases in _ALIASES.items()
+                for alias in aliases}
+
+
+# -- reading files -------------------------------------------------------------------------------
+def _file_error(message) -> ValidationError:
+    return ValidationError({"file": message})
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]  # data rows (blank rows dropped), as text
+    file_format: str
+    encoding: str
+
+
+def detect_format(file_name: str, content: bytes) -> str:
+    name = (file_name or "").lower()
+    if content[:4] == b"PK\x03\x04" or name.endswith((".xlsx", ".xlsm")):
+        return "xlsx"
+    if content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or name.endswith(".xls"):
+        raise _file_error(_("不支持旧版 Excel（.xls）文件，请在 Excel 中另存为 .xlsx 或 CSV 后再上传。"))
+    if name.endswith((".csv", ".txt")) or not name or "." not in name:
+        return "csv"
+    raise _file_error(_("只支持 CSV 和 XLSX 文件，“%(name)s”不是。") % {"name": file_name})
+
+
+def _decode(content: bytes, encoding: str) -> tuple[str, str]:
+    """The text of a CSV file and the encoding it was read with."""
+    chosen = ENCODINGS.get((encoding or "").strip().lower())
+    if chosen is None:
+        raise ValidationError({"encoding": _("不支持的编码“%(enc)s”，可选：自动识别、UTF-8、GBK。") % {
+            "enc": encoding}})
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValidationError({"encoding": _("文件是 UTF-16 编码，请在 Excel 中另存为“CSV UTF-8”或 GBK 编码的 CSV。")})
+    if content.startswith(b"\xef\xbb\xbf"):
+        if chosen == "gb18030":
+            raise ValidationError({"encoding": _("文件带有 UTF-8 标记（BOM），不是 GBK 编码，请选择 UTF-8 或自动识别。")})
+        chosen = "utf-8"
+    if chosen in ("auto", "utf-8"):
+        try:
+            return content.decode("utf-8-sig"), "utf-8"
+        except UnicodeDecodeError as exc:
+            if chosen == "utf-8":
+                raise ValidationError({"encoding": _(
+                    "文件不是有效的 UTF-8 编码（第 %(pos)s 个字节无法解码）。如果是 Excel 导出的中文 CSV，"
+                    "请选择 GBK 编码。") % {"pos": exc.start + 1}}) from None
+    try:
+        return content.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        if chosen == "gb18030":
+            raise ValidationError({"encoding": _("文件不是有效的 GBK/GB18030 编码（第 %(pos)s 个字节无法解码）。") % {
+                "pos": exc.start + 1}}) from None
+        raise ValidationError({"encoding": _(
+            "无法识别文件编码：既不是 UTF-8 也不是 GBK/GB18030（第 %(pos)s 个字节）。请另存为 UTF-8 编码的 CSV。") % {
+            "pos": exc.start + 1}}) from None
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _read_csv(content: bytes, encoding: str) -> tuple[Iterator[list[str]], str]:
+    text, used = _decode(content, encoding)
+    if "\x00" in text:
+        raise _file_error(_("文件包含空字符（NUL），不是有效的 CSV 文本文件。"))
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return ([cell.strip() for cell in row] for row in reader), used
+
+
+def _read_xlsx(content: bytes) -> Iterator[list[str]]:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
+    except Exception:  # zip, XML and openpyxl errors alike: the file is damaged
+        raise _file_error(_("XLSX 文件已损坏或不是有效的 Excel（.xlsx）文件，无法读取。")) from None
+    try:
+        for row in sheet.iter_rows(values_only=True):
+            yield [_cell_text(v) for v in row]
+    finally:
+        workbook.close()
+
+
+def read_table(*, file_name: str, content: bytes, encoding: str = "") -> Table:
+    """The whole file as text rows, or ValidationError naming what is wrong with it."""
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise _file_error(_("文件大小 %(size)s 超过上限 %(limit)s。") % {
+            "size": f"{len(content) / 1024 / 1024:.1f} MB", "limit": MAX_UPLOAD_LABEL})
+    if not content.strip():
+        raise _file_error(_("文件是空的。"))
+    file_format = detect_format(file_name, content)
+    if file_format == "xlsx":
+        rows, used = _read_xlsx(content), ""
+    else:
+        rows, used = _read_csv(content, encoding)
+    headers: list[str] | None = None
+    data: list[list[str]] = []
+    try:
+        for row in rows:
+            if not any(row):
+                continue
+            if headers is None:
+                headers = row
+                continue
+            data.append(row)
+            if len(data) > MAX_ROWS:
+                raise _file_error(_("文件超过 %(n)s 行的上限，请拆分后分批导入。") % {"n": f"{MAX_ROWS:,}"})
+    except ValidationError:
+        raise
+    except csv.Error as exc:
+        raise _file_error(_("CSV 文件格式错误：%(error)s") % {"error": exc}) from None
+    except Exception:
+        raise _file_error(_("XLSX 文件已损坏或不是有效的 Excel（.xlsx）文件，无法读取。")) from None
+    if headers is None:
+        raise _file_error(_("文件是空的。"))
+    if not data:
+        raise _file_error(_("文件只有表头，没有数据行。"))
+    return Table(headers=_unique_headers(headers), rows=data, file_format=file_format, encoding=used)
+
+
+def _unique_headers(raw: list[str]) -> list[str]:
+    headers, seen = [], {}
+    for i, header in enumerate(raw, start=1):
+        header = header.strip() or _("第 %(n)s 列") % {"n": i}
+        if header in seen:
+            seen[header] += 1
+            header = f"{header} ({seen[header]})"
+        seen.setdefault(header, 1)
+        headers.append(header)
+    return headers
+
+
+# -- mapping -------------------------------------------------------------------------------------
+def suggest_mapping(headers: list[str]) -> dict[str, str]:
+    """{header: field} for the headers we recognise (each field at most once)."""
+    mapping, taken = {}, set()
+    for header in headers:
+        fieldname = _ALIAS_INDEX.get(_header_key(header))
+        if fieldname and fieldname not in taken:
+            mapping[header] = fieldname
+            taken.add(fieldname)
+    return mapping
+
+
+def clean_mapping(headers: list[str], mapping: dict) -> dict[str, str]:
+    """A user-supplied mapping, checked against the file's headers; blank targets dropped."""
+    if not isinstance(mapping, dict):
+        raise ValidationError({"mapping": _("列映射格式错误，应为 {\"文件列名\": \"字段\"}。")})
+    errors, clean, used = {}, {}, {}
+    for header, target in mapping.items():
+        if not target:
+            continue
+        if header not in headers:
+            errors[f"mapping.{header}"] = _("文件中没有名为“%(col)s”的列。") % {"col": header}
+        elif target not in FIELDS:
+            errors[f"mapping.{header}"] = _("未知的字段“%(field)s”，可选：%(choices)s") % {
+                "field": target, "choices": ", ".join(FIELDS)}
+        elif target in used:
+            errors[f"mapping.{header}"] = _("字段“%(field)s”已经映射到列“%(col)s”。") % {
+                "field": FIELDS[target], "col": used[target]}
+        else:
+            used[target] = header
+            clean[header] = target
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def mapping_problem(mapping: dict[str, str]) -> str:
+    if "name" not in mapping.values() and "external_id" not in mapping.values() \
+            and "credit_code" not in mapping.values():
+        return _("找不到客户名称列：请把文件中的一列映射到“客户名称”（已识别的表头见下方）。")
+    return ""
+
+
+# -- planning rows -------------------------------------------------------------------------------
+@dataclass
+class RowPlan:
+    number: int  # the row number in the file (the header is row 1)
+    values: list[str]
+    data: dict = field(default_factory=dict)
+    action: str = "create"  # create, update, reject
+    errors: dict = field(default_factory=dict)
+    duplicates: list = field(default_factory=list)
+    existing: Customer | None = None
+    owner: object = None
+    keys: tuple = ()
+
+    def reasons(self) -> str:
+        parts = [f"{FIELDS.get(k, k)}: {v}" for k, v in self.errors.items()]
+        if self.duplicates and not self.errors:
+            parts.append(_("疑似重复客户：%(names)s") % {
+                "names": "、".join(f"{d['name']}" + (f" (#{d['id']})" if d.get("id") else "")
+                                  for d in self.duplicates[:5])})
+        return "；".join(parts)
+
+
+class Planner:
+    """Turns file rows into validated plans against the current database, batch by batch,
+    remembering keys across batches (a file that names one customer twice is caught)."""
+
+    def __init__(self, *, actor, headers: list[str], mapping: dict[str, str]):
+        self.actor = actor
+        self.columns = [(headers.index(h), f) for h, f in mapping.items() if h in headers]
+        self.stages = _stage_lookup()
+        self.regions = {}
+        for region in region_tree():
+            self.regions.setdefault(region.name.strip().lower(), region)
+        self.staff = {u.email.lower(): u for u in staff_in_scope_of(actor=actor)
+                      .select_related("department", "region")}
+        self.kinds = {k: k for k in CustomerKind.values}
+        for kind in CustomerKind:
+            for lang in ("zh-hans", "en"):
+                with translation.override(lang):
+                    self.kinds[str(kind.label).lower()] = kind.value
+        self.max_length = {f.name: f.max_length for f in Customer._meta.fields if getattr(f, "max_length", None)}
+        self.seen_ext: dict[str, int] = {}
+        self.seen_code: dict[str, int] = {}
+        self.seen_name: dict[str, int] = {}
+        self.seen_phone: dict[str, int] = {}
+        self.seen_email: dict[str, int] = {}
+
+    # one row, no queries
+    def parse(self, number: int, values: list[str]) -> RowPlan:
+        plan = RowPlan(number=number, values=values)
+        raw = {}
+        for index, fieldname in self.columns:
+            raw[fieldname] = values[index].strip() if index < len(values) else ""
+        errors, data = {}, {}
+        for fieldname, value in raw.items():
+            limit = self.max_length.get(fieldname)
+            if limit and len(value) > limit and fieldname in _FREE_TEXT:
+                errors[fieldname] = _("长度 %(n)s 超过上限 %(max)s 个字符。") % {"n": len(value), "max": limit}
+        if raw.get("external_id"):
+            data["external_id"] = raw["external_id"]
+        if raw.get("kind"):
+            kind = self.kinds.get(raw["kind"].lower())
+            if kind is None:
+                errors["kind"] = _("类型“%(v)s”无效，可选：企业、个人。") % {"v": raw["kind"]}
+            else:
+                data["kind"] = kind
+        if raw.get("stage"):
+            stage = self.stages.get(raw["stage"].strip().lower())
+            if stage is None:
+                errors["stage"] = _("阶段“%(stage)s”不存在，可选：%(choices)s") % {
+                    "stage": raw["stage"], "choices": "、".join(sorted(set(self.stages.values())))}
+            else:
+                data["stage"] = stage
+        if raw.get("level"):
+            level = unicodedata.normalize("NFKC", raw["level"]).replace(" ", "").upper()
+            data["level"] = level[0] if re.match(r"^[ABCD](级.*)?$", level) else level
+        if raw.get("tags"):
+            data["tags"] = [t for t in _TAG_SPLIT.split(raw["tags"]) if t.strip()]
+        if raw.get("region"):
+            region = self.regions.get(raw["region"].strip().lower())
+            if region is None:
+                errors["region"] = _("区域“%(v)s”不存在。") % {"v": raw["region"]}
+            else:
+                data["region"] = region
+        if raw.get("owner_email"):
+            owner = self.staff.get(raw["owner_email"].strip().lower())
+            if owner is None:
+                errors["owner_email"] = _("负责人邮箱“%(email)s”不存在、已停用，或不在你的管辖范围内。") % {
+                    "email": raw["owner_email"]}
+            else:
+                plan.owner = owner
+        for name in ("name", "short_name", "credit_code", "phone", "email", "industry", "address",
+                     "source", "notes"):
+            if raw.get(name):
+                data[name] = raw[name]
+        checkable = {k: v for k, v in data.items()
+                     if k in ("name", "kind", "credit_code", "phone", "email", "level", "tags")}
+        try:
+            data.update(_clean_customer(checkable, partial=True))
+        except ValidationError as exc:
+            for key, messages in exc.message_dict.items():
+                errors.setdefault(key, " ".join(messages))
+        plan.data = {k: v for k, v in data.items() if k not in errors}
+        plan.errors = errors
+        if errors:
+            plan.action = "reject"
+        return plan
+
+    def _reject(self, plan: RowPlan, key: str, message: str) -> None:
+        plan.errors[key] = message
+        plan.action = "reject"
+
+    def plan_batch(self, rows: list[tuple[int, list[str]]]) -> list[RowPlan]:
+        plans = [self.parse(number, values) for number, values in rows]
+        ext_ids = {p.data["external_id"] for p in plans if p.data.get("external_id")}
+        codes = {p.data["credit_code"] for p in plans if p.data.get("credit_code")}
+        existing_by_ext, existing_by_code = {}, {}
+        if ext_ids or codes:
+            matches = Customer.objects.filter(Q(external_id__in=ext_ids) | Q(credit_code__in=codes)) \
+                .select_related("owner")
+            for customer in matches:
+                if customer.external_id:
+                    existing_by_ext[customer.external_id] = customer
+                if customer.credit_code:
+                    existing_by_code[customer.credit_code] = customer
+        visible = set()
+        if existing_by_ext or existing_by_code:
+            ids = {c.pk for c in existing_by_ext.values()} | {c.pk for c in existing_by_code.values()}
+            visible = set(Customer.objects.visible_to(self.actor).filter(pk__in=ids).values_list("pk", flat=True))
+
+        for plan in plans:
+            if plan.action == "reject":
+                continue
+            ext, code = plan.data.get("external_id"), plan.data.get("credit_code")
+            # the same customer twice in one file
+            if ext and ext in self.seen_ext:
+                self._reject(plan, "external_id", _("外部编号“%(v)s”与第 %(row)s 行重复。") % {
+                    "v": ext, "row": self.seen_ext[ext]})
+                continue
+            if code and code in self.seen_code:
+                self._reject(plan, "credit_code", _("统一社会信用代码“%(v)s”与第 %(row)s 行重复。") % {
+                    "v": code, "row": self.seen_code[code]})
+                continue
+            by_ext = existing_by_ext.get(ext) if ext else None
+            by_code = existing_by_code.get(code) if code else None
+            target = by_ext or by_code
+            if by_ext and by_code and by_ext.pk != by_code.pk:
+                self._reject(plan, "credit_code", _("统一社会信用代码“%(code)s”已属于另一个客户“%(name)s”。") % {
+                    "code": code, "name": by_code.name})
+                continue
+            if by_code and not by_ext and ext and by_code.external_id and by_code.external_id != ext:
+                self._reject(plan, "credit_code", _(
+                    "统一社会信用代码“%(code)s”已属于客户“%(name)s”（外部编号 %(ext)s），与本行的外部编号不一致。") % {
+                    "code": code, "name": by_code.name, "ext": by_code.external_id})
+                continue
+            if target is not None:
+                if target.merged_into_id:
+                    self._reject(plan, "external_id" if by_ext else "credit_code",
+                                 _("匹配到的客户“%(name)s”已合并到另一个客户（#%(id)s），请改用该客户。") % {
+                                     "name": target.name, "id": target.merged_into_id})
+                    continue
+                if target.pk not in visible:
+                    self._reject(plan, "external_id" if by_ext else "credit_code", _(
+                        "客户“%(name)s”已存在（负责人：%(owner)s），不在你的可见范围内，不能更新。") % {
+                        "name": target.name, "owner": target.owner.full_name if target.owner else _("公海")})
+                    continue
+                plan.action, plan.existing = "update", target
+            else:
+                if not plan.data.get("name"):
+                    self._reject(plan, "name", _("客户名称不能为空。"))
+                    continue
+                plan.action = "create"
+            self._remember(plan)
+
+        self._flag_likely_duplicates([p for p in plans if p.action == "create"])
+        return plans
+
+    def _remember(self, plan: RowPlan) -> None:
+        if plan.data.get("external_id"):
+            self.seen_ext[plan.data["external_id"]] = plan.number
+        if plan.data.get("credit_code"):
+            self.seen_code[plan.data["credit_code"]] = plan.number
+
+    def _flag_likely_duplicates(self, creates: list[RowPlan]) -> None:
+        """Creates that look like an existing customer (normalised name, phone, email) or
+        like an earlier row of the file: flagged, not written unless the user confirms."""
+        if not creates:
+            return
+        keys = {}
+        for plan in creates:
+            keys[plan.number] = (company_name_normalize(plan.data.get("name", "")),
+                                 phone_digits(plan.data.get("phone", "")),
+                                 (plan.data.get("email") or "").lower())
+        names = {k[0] for k in keys.values() if k[0]}
+        phones = {k[1] for k in keys.values() if len(k[1]) >= 5}
+        emails = {k[2] for k in keys.values() if k[2]}
+        # the phone and e-mail indexes are partial (non-empty values): say so, or a long IN
+        # list is not proven to match them and the table is scanned
+        condition = (Q(name_norm__in=names) | (Q(phone_digits__in=phones) & ~Q(phone_digits=""))
+                     | (Q(email__in=emails) & ~Q(email="")))
+        found = list(Customer.objects.live().filter(condition).values("pk", "name", "name_norm",
+                                                                        "phone_digits", "email")[:5000]) \
+            if (names or phones or emails) else []
+        by_name, by_phone, by_email = {}, {}, {}
+        for row in found:
+            by_name.setdefault(row["name_norm"], []).append(row)
+            if row["phone_digits"]:
+                by_phone.setdefault(row["phone_digits"], []).append(row)
+            if row["email"]:
+                by_email.setdefault(row["email"], []).append(row)
+        for plan in creates:
+            norm, digits, email = keys[plan.number]
+            hits: dict[int | str, dict] = {}
+            for row, reason in ([(r, "name") for r in by_name.get(norm, []) if norm]
+                                + [(r, "phone") for r in by_phone.get(digits, []) if len(digits) >= 5]
+                                + [(r, "email") for r in by_email.get(email, []) if email]):
+                hit = hits.setdefault(row["pk"], {"id": row["pk"], "name": row["name"], "matched_on": []})
+                hit["matched_on"].append(reason)
+            for seen, value, reason in ((self.seen_name, norm, "name"), (self.seen_phone, digits, "phone"),
+                                        (self.seen_email, email, "email")):
+                if value and (reason != "phone" or len(value) >= 5) and value in seen:
+                    hit = hits.setdefault(f"row{seen[value]}", {"row": seen[value], "name": _("第 %(n)s 行") % {
+                        "n": seen[value]}, "matched_on": []})
+                    hit["matched_on"].append(reason)
+            plan.duplicates = list(hits.values())
+            plan.keys = (norm, digits, email)
+            for seen, value in ((self.seen_name, norm), (self.seen_phone, digits), (self.seen_email, email)):
+                if value:
+                    seen.setdefault(value, plan.number)
+
+
+def _stage_lookup() -> dict[str, str]:
+    stages = tenant_config_get().customer_stages or list(DEFAULT_STAGES)
+    lookup = {}
+    for key in stages:
+        lookup[key.lower()] = key
+        label = DEFAULT_STAGES.get(key)
+        if label is not None:
+            for lang in ("zh-hans", "en"):
+                with translation.override(lang):
+                    lookup[str(label).strip().lower()] = key
+    return lookup
+
+
+# -- jobs: visibility ----------------------------------------------------------------------------
+def import_job_list_visible_to(*, actor) -> QuerySet[ImportJob]:
+    """Jobs the actor created, and for managers, those of staff in their scope."""
+    qs = ImportJob.objects.select_related("created_by")
+    if not actor.is_active:
+        return qs.none()
+    if actor.effective_scope() == Scope.OWN:
+        return qs.filter(created_by=actor)
+    return qs.filter(Q(created_by=actor) | Q(created_by__in=staff_in_scope_of(actor=actor)))
+
+
+def import_job_get_for_actor(*, actor, job_id, for_update: bool = False) -> ImportJob:
+    """ImportJob.DoesNotExist (a 404) when the job is not the actor's to see."""
+    qs = import_job_list_visible_to(actor=actor).filter(pk=job_id)
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    return qs.get()
+
+
+# -- jobs: dry run -------------------------------------------------------------------------------
+def _dry_run(*, actor, table: Table, mapping: dict[str, str]) -> dict:
+    summary = {"total": len(table.rows), "create": 0, "update": 0, "reject": 0, "duplicates": 0}
+    findings = []
+    planner = Planner(actor=actor, headers=table.headers, mapping=mapping)
+    for start in range(0, len(table.rows), BATCH_SIZE):
+        batch = [(start + i + 2, row) for i, row in enumerate(table.rows[start:start + BATCH_SIZE])]
+        for plan in planner.plan_batch(batch):
+            summary[plan.action] += 1
+            if plan.action == "create" and plan.duplicates:
+                summary["duplicates"] += 1
+            if (plan.errors or plan.duplicates) and len(findings) < DRY_RUN_ROWS_KEPT:
+                findings.append({"row": plan.number, "action": plan.action, "errors": plan.errors,
+                                 "duplicates": plan.duplicates,
+                                 "name": plan.data.get("name") or (plan.existing.name if plan.existing else ""),
+                                 "existing_id": plan.existing.pk if plan.existing else None})
+            elif plan.action == "update" and len(findings) < DRY_RUN_ROWS_KEPT:
+                findings.append({"row": plan.number, "action": "update", "errors": {}, "duplicates": [],
+                                 "name": plan.existing.name, "existing_id": plan.existing.pk})
+    mapped = set(mapping)
+    return {"summary": summary, "rows": findings, "headers": table.headers,
+            "ignored_columns": [h for h in table.headers if h not in mapped],
+            "checked_at": timezone.now().isoformat()}
+
+
+def import_job_create(*, actor, file_name: str, content: bytes, encoding: str = "",
+                      mapping: dict | None = None, template_id: int | None = None) -> ImportJob:
+    """Read the upload, map its columns (given, from a template, or suggested) and dry-run it.
+    Nothing is imported yet. A file that cannot be read raises ValidationError and no job
+    is kept."""
+    table = read_table(file_name=file_name, content=content, encoding=encoding)
+    if template_id:
+        template = ImportTemplate.objects.filter(pk=template_id, target="customers").first()
+        if template is None:
+            raise ValidationError({"template": _("所选的导入模板不存在。")})
+        mapping = {h: f for h, f in template.mapping.items() if h in table.headers}
+    mapping = clean_mapping(table.headers, mapping) if mapping else suggest_mapping(table.headers)
+    job = ImportJob(target="customers", file_name=(file_name or "upload")[:255], file_format=table.file_format,
+                    encoding=table.encoding, content=content, mapping=mapping, created_by=actor,
+                    total_rows=len(table.rows))
+    _check(job, actor=actor, table=table)
+    with transaction.atomic():
+        job.save()
+        audit_record(actor=actor, instance=job, action="create",
+                     changes={"file_name": {"old": None, "new": job.file_name},
+                              "rows": {"old": None, "new": job.total_rows}})
+    return job
+
+
+def _check(job: ImportJob, *, actor, table: Table) -> None:
+    problem = mapping_problem(job.mapping)
+    if problem:
+        job.status = ImportJob.Status.UPLOADED
+        job.dry_run = {"mapping_error": problem, "headers": table.headers,
+                       "ignored_columns": [h for h in table.headers if h not in job.mapping],
+                       "summary": {"total": len(table.rows)}}
+        return
+    job.dry_run = _dry_run(actor=actor, table=table, mapping=job.mapping)
+    job.status = ImportJob.Status.CHECKED
+
+
+def import_job_check(*, actor, job_id: int, mapping: dict | None = None, encoding: str | None = None,
+                     template_name: str = "") -> ImportJob:
+    """Change the mapping (or the encoding) of a job not yet run, and dry-run it again;
+    optionally save the mapping as a named template."""
+    with transaction.atomic():
+        job = import_job_get_for_actor(actor=actor, job_id=job_id, for_update=True)
+        if job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.CHECKED):
+            raise ValidationError({"status": _("导入已开始或已完成，不能再修改列映射。")})
+        table = read_table(file_name=job.file_name, content=bytes(job.content),
+                           encoding=encoding if encoding is not None else job.encoding)
+        if mapping is not None:
+            job.mapping = clean_mapping(table.headers, mapping)
+        job.encoding = table.encoding
+        job.total_rows = len(table.rows)
+        _check(job, actor=job.created_by, table=table)
+        job.save(update_fields=["mapping", "encoding", "total_rows", "dry_run", "status"])
+        if template_name:
+            import_template_save(actor=actor, name=template_name, mapping=job.mapping)
+    return job
+
+
+# -- jobs: the real import -----------------------------------------------------------------------
+def import_job_run(*, actor, job_id: int, allow_duplicates: bool = False) -> tuple[ImportJob, bool]:
+    """Queue the import (after commit). Idempotent: a job already queued, running or done is
+    returned as it is, with ``queued`` False."""
+    from .tasks import customers_import_run_task
+
+    with transaction.atomic():
+        job = import_job_get_for_actor(actor=actor, job_id=job_id, for_update=True)
+        if job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING, ImportJob.Status.DONE):
+            return job, False
+        if job.status == ImportJob.Status.UPLOADED:
+            raise ValidationError({"mapping": job.dry_run.get("mapping_error") or _("请先完成列映射并预检。")})
+        job.status = ImportJob.Status.QUEUED
+        job.error = ""
+        job.dry_run = {**job.dry_run, "options": {"allow_duplicates": bool(allow_duplicates),
+                                                  "requested_by": actor.pk}}
+        job.save(update_fields=["status", "error", "dry_run"])
+        audit_record(actor=actor, instance=job, action="run",
+                     changes={"allow_duplicates": {"old": None, "new": bool(allow_duplicates)}})
+        job_pk, schema = job.pk, connection.schema_name  # the task runs in this tenant's schema
+        transaction.on_commit(lambda: customers_import_run_task.apply_async(
+            args=[job_pk], headers={"_schema_name": schema}))
+    return job, True
+
+
+def import_job_fail(*, job_id: int, error: str) -> None:
+    ImportJob.objects.filter(pk=job_id).exclude(status=ImportJob.Status.DONE).update(
+        status=ImportJob.Status.FAILED, error=error[:2000], finished_at=timezone.now())
+
+
+def _report_line(values: list) -> str:
+    from .exports import escape_cell
+
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([escape_cell(v) for v in values])
+    return buffer.getvalue()
+
+
+def import_job_execute(*, job_id: int, batch_size: int = BATCH_SIZE) -> ImportJob:
+    """The body of the import task: write the file in batches, each batch one transaction
+    with its audit rows, search tokens and the job's counters. Resumes after the last
+    committed batch; a job already done, or being run by another worker (a redelivered
+    task), is left alone."""
+    key = f"customers.import:{connection.schema_name}:{job_id}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key])
+        if not cursor.fetchone()[0]:
+            return ImportJob.objects.get(pk=job_id)
+    try:
+        return _execute(job_id=job_id, batch_size=batch_size)
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+        except DatabaseError:  # a broken connection: the session's lock went with it
+            pass
+
+
+def _execute(*, job_id: int, batch_size: int) -> ImportJob:
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update(of=("self",)).select_related("created_by").get(pk=job_id)
+        if job.status not in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING):
+            return job
+        actor = job.created_by
+        if actor is None or not actor.is_active:
+            job.status, job.error = ImportJob.Status.FAILED, _("发起导入的员工已停用，导入未执行。")
+            job.save(update_fields=["status", "error"])
+            return job
+        # the whole file is read before anything is written: a malformed one fails here
+        table = read_table(file_name=job.file_name, content=bytes(job.content), encoding=job.encoding)
+        job.status = ImportJob.Status.RUNNING
+        job.total_rows = len(table.rows)
+        job.error = ""
+        if not job.error_report:
+            job.error_report = "\ufeff" + _report_line([_("行号"), _("原因"), *table.headers])
+        job.save(update_fields=["status", "total_rows", "error", "error_report"])
+
+    allow_duplicates = bool(job.dry_run.get("options", {}).get("allow_duplicates"))
+    planner = Planner(actor=actor, headers=table.headers, mapping=job.mapping)
+    done = job.processed_rows
+    if done:  # resuming: remember the keys of the rows already handled
+        for start in range(0, done, batch_size):
+            planner.plan_batch([(start + i + 2, row) for i, row in
+                                enumerate(table.rows[start:min(start + batch_size, done)])])
+    for start in range(done, len(table.rows), batch_size):
+        batch = [(start + i + 2, row) for i, row in enumerate(table.rows[start:start + batch_size])]
+        with transaction.atomic():
+            plans = planner.plan_batch(batch)
+            created, updated, rejected = _write_batch(plans, actor=actor, job=job,
+                                                      allow_duplicates=allow_duplicates)
+            report = "".join(_report_line([p.number, p.reasons(), *p.values]) for p in rejected)
+            ImportJob.objects.filter(pk=job.pk).update(
+                processed_rows=start + len(batch), created_rows=F("created_rows") + created,
+                updated_rows=F("updated_rows") + updated, rejected_rows=F("rejected_rows") + len(rejected),
+                error_report=Concat(F("error_report"), Value(report)) if report else F("error_report"))
+    with transaction.atomic():
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.DONE, finished_at=timezone.now())
+        job.refresh_from_db()
+        audit_record(actor=actor, instance=job, action="done", changes={
+            "created": {"old": None, "new": job.created_rows}, "updated": {"old": None, "new": job.updated_rows},
+            "rejected": {"old": None, "new": job.rejected_rows}})
+    return job
+
+
+def _tsvector_literal(tokens: list[str]) -> str:
+    """The tsvector input text of these lexemes: what ``array_to_tsvector`` makes of them."""
+    return " ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in tokens)
+
+
+def _copy_insert(model, objs: list, *, overrides=None) -> None:
+    """INSERT through COPY, the fastest way into PostgreSQL (a 500-row multi-VALUES INSERT
+    spends most of its time building and parsing the statement). Ids come from the table's
+    sequence first, so the objects know their pk afterwards, as with bulk_create."""
+    if not objs:
+        return
+    meta = model._meta
+    fields = meta.concrete_fields
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                       [meta.db_table, meta.pk.column, len(objs)])
+        ids = [row[0] for row in cursor.fetchall()]
+        columns = ", ".join(quote(f.column) for f in fields)
+        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for obj, pk in zip(objs, ids, strict=True):
+                obj.pk = pk
+                extra = overrides(obj) if overrides else {}
+                copy.write_row([extra[f.name] if f.name in extra else
+                                f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def _write_batch(plans: list[RowPlan], *, actor, job: ImportJob, allow_duplicates: bool):
+    now = timezone.now()
+    note = _("导入 #%(id)s：%(file)s") % {"id": job.pk, "file": job.file_name}
+    rejected = [p for p in plans if p.action == "reject"]
+    creates = []
+    for plan in plans:
+        if plan.action != "create":
+            continue
+        if plan.duplicates and not allow_duplicates:
+            rejected.append(plan)
+            continue
+        creates.append(plan)
+    rejected.sort(key=lambda p: p.number)
+
+    # -- creates
+    new_customers = []
+    for plan in creates:
+        owner = plan.owner or actor
+        values = {k: v for k, v in plan.data.items() if k in CUSTOMER_FIELDS or k == "external_id"}
+        customer = Customer(**values)
+        customer.owner = owner
+        customer.department_id = owner.department_id
+        if not customer.region_id:
+            customer.region_id = owner.region_id
+        customer.created_by = actor
+        customer.last_activity_at = now
+        _derive(customer)
+        new_customers.append(customer)
+    if new_customers:
+        # the search tokens go in with the row (search.customer_tokens, as customer_index
+        # computes them): a second UPDATE would rewrite every index entry of the batch
+        _copy_insert(Customer, new_customers, overrides=lambda c: {
+            "search_vector": _tsvector_literal(search.customer_tokens(c)) or None})
+        batch = uuid.uuid4()
+        _copy_insert(OwnershipChange, [
+            OwnershipChange(customer=c, from_owner=None, to_owner=c.owner, reason="created", actor=actor,
+                            batch=batch, note=note[:500]) for c in new_customers])
+        changes = {c.pk: {k: v for k, v in audit_diff({}, audit_snapshot(c, (*CUSTOMER_FIELDS, "external_id")))
+                          .items() if v["new"] not in (None, "", [], {})} for c in new_customers}
+        dup_notes = {c.pk: p.duplicates for c, p in zip(new_customers, creates, strict=True) if p.duplicates}
+        audit_record_bulk(actor=actor, instances=[c for c in new_customers if c.pk not in dup_notes],
+                          action="create", changes_by_pk=changes, note=note)
+        for customer in new_customers:  # confirmed in the dry run as not a duplicate: recorded
+            if customer.pk in dup_notes:
+                audit_record(actor=actor, instance=customer, action="create", changes=changes[customer.pk],
+                             note=(note + " " + _("确认不是重复客户（疑似：%(ids)s）") % {"ids": ", ".join(
+                                 str(d.get("id") or d.get("name")) for d in dup_notes[customer.pk])})[:500])
+
+    # -- updates
+    fields_written: set[str] = set()
+    updated, changes_by_pk, history = [], {}, []
+    locked = {c.pk: c for c in Customer.objects.select_for_update(of=("self",))
+              .filter(pk__in=[p.existing.pk for p in plans if p.action == "update"])}
+    for plan in plans:
+        if plan.action != "update":
+            continue
+        customer = locked[plan.existing.pk]
+        before = audit_snapshot(customer, (*CUSTOMER_FIELDS, "external_id"))
+        for key, value in plan.data.items():
+            if key in CUSTOMER_FIELDS or key == "external_id":
+                setattr(customer, key, value)
+                fields_written.add("region" if key == "region" else key)
+        if plan.owner is not None and plan.owner.pk != customer.owner_id:
+            history.append(OwnershipChange(customer=customer, from_owner_id=customer.owner_id, to_owner=plan.owner,
+                                           reason="transfer", actor=actor, note=note[:500]))
+            customer.owner = plan.owner
+            customer.department_id = plan.owner.department_id
+            customer.last_activity_at = now
+            customer.pool_warned_at = None
+            fields_written.update({"owner", "department", "last_activity_at", "pool_warned_at"})
+        _derive(customer)
+        diff = audit_diff(before, audit_snapshot(customer, (*CUSTOMER_FIELDS, "external_id")))
+        if diff:
+            customer.version += 1
+            customer.updated_at = now
+            changes_by_pk[customer.pk] = diff
+            updated.append(customer)
+    if updated:
+        Customer.objects.bulk_update(updated, sorted(fields_written | {"name_norm", "phone_digits", "version",
+                                                                        "updated_at"}), batch_size=BATCH_SIZE)
+        OwnershipChange.objects.bulk_create(history, batch_size=BATCH_SIZE)
+        audit_record_bulk(actor=actor, instances=updated, action="update", changes_by_pk=changes_by_pk, note=note)
+    if updated:
+        search.customer_index([c.pk for c in updated])
+    n_updates = sum(1 for p in plans if p.action == "update")  # unchanged rows count as updated too
+    return len(new_customers), n_updates, rejected
+
+
+# -- templates -----------------------------------------------------------------------------------
+def import_template_list() -> QuerySet[ImportTemplate]:
+    return ImportTemplate.objects.filter(target="customers").order_by("name")
+
+
+def import_template_save(*, actor, name: str, mapping: dict) -> ImportTemplate:
+    """Save (or replace) a named column mapping."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"template_name": _("模板名称不能为空。")})
+    if len(name) > 100:
+        raise ValidationError({"template_name": _("模板名称最长 100 个字符。")})
+    bad = [f for f in (mapping or {}).values() if f and f not in FIELDS]
+    if not mapping or bad:
+        raise ValidationError({"mapping": _("模板的列映射为空或包含未知字段：%(f)s") % {"f": ", ".join(bad) or "-"}})
+    with transaction.atomic():
+        template, created = ImportTemplate.objects.select_for_update().get_or_create(
+            target="customers", name=name, defaults={"mapping": mapping, "created_by": actor})
+        before = {} if created else {"mapping": template.mapping}
+        if not created:
+            template.mapping = mapping
+            template.save(update_fields=["mapping"])
+        audit_record(actor=actor, instance=template, action="create" if created else "update",
+                     changes=audit_diff(before, {"mapping": mapping}))
+    return template
+
+
+def field_choices() -> list[tuple[str, str]]:
+    return [(key, str(label)) for key, label in FIELDS.items()]

@@ -1,0 +1,201 @@
+"""One-click search: every query shape, contacts, ranking, visibility and odd input."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm.customers import search
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(tenant_a, user_in):
+    return {k: user_in(tenant_a, k) for k in ("sales", "sales2", "manager", "exec")}
+
+
+@pytest.fixture
+def acme(tenant_a, people, new_customer, credit_code):
+    """A few customers of the salesperson (北京) and one of a colleague (上海)."""
+    sales = people["sales"]
+    made = {
+        "hzsz": new_customer(tenant_a, sales, "北京合众思壮科技股份有限公司", short_name="合众思壮",
+                             phone="010-5881 6688", email="Sales@HezhongSizhuang.com", credit_code=credit_code()),
+        "hw": new_customer(tenant_a, sales, "华为", phone="13800138000"),
+        "hwjs": new_customer(tenant_a, sales, "华为技术有限公司", phone="+86 755 2878 0808"),
+        "szhw": new_customer(tenant_a, sales, "深圳市华为投资控股有限公司"),
+        "other": new_customer(tenant_a, people["sales2"], "上海思壮贸易有限公司", phone="021-6888 1234"),
+    }
+    return made
+
+
+def _search(client, q, **extra):
+    return client.get("/api/v1/search", {"q": q, **extra})
+
+
+def _names(payload, kind="customers"):
+    return [row["name"] for row in payload[kind]]
+
+
+def _ids(payload, kind="customers"):
+    return [row["id"] for row in payload[kind]]
+
+
+# -- query shapes ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("q", ["壮", "思壮", "合众", "众思壮科", "合众思壮科技股份有限公司"])
+def test_one_two_and_more_chinese_characters(tenant_a, people, acme, api_for, q):
+    response = _search(api_for(tenant_a, people["sales"]), q)
+    assert response.status_code == 200
+    assert acme["hzsz"].pk in _ids(response.json())
+    assert response.json()["kind"] == "name"
+
+
+def test_a_two_character_query_needs_the_characters_together(tenant_a, people, acme, api_for):
+    """合 and 众 both occur in the name, but 众合 does not: no false hit from the bigram index."""
+    assert _ids(_search(api_for(tenant_a, people["sales"]), "众合").json()) == []
+
+
+@pytest.mark.parametrize("q", ["hzsz", "HZSZ", "hezhongsizhuang", "sizhuang", "bjhzsz", "hezhong"])
+def test_pinyin_initials_and_full_spelling(tenant_a, people, acme, api_for, q):
+    payload = _search(api_for(tenant_a, people["sales"]), q).json()
+    assert payload["kind"] == "pinyin"
+    assert acme["hzsz"].pk in _ids(payload)
+
+
+@pytest.mark.parametrize("q,key", [
+    ("5881", "hzsz"), ("58816688", "hzsz"), ("010-5881-6688", "hzsz"), ("010 5881 6688", "hzsz"),
+    ("6688", "hzsz"), ("1380", "hw"), ("13800138000", "hw"), ("138-0013-8000", "hw"), ("0013 8000", "hw"),
+    ("2878 0808", "hwjs"), ("0755-28780808", "hwjs"), ("+86 755 2878 0808", "hwjs"),
+])
+def test_phone_by_any_four_or_more_consecutive_digits(tenant_a, people, acme, api_for, q, key):
+    payload = _search(api_for(tenant_a, people["sales"]), q).json()
+    assert payload["kind"] == "phone"
+    assert acme[key].pk in _ids(payload)
+
+
+def test_phone_digits_must_be_consecutive(tenant_a, people, acme, api_for):
+    # 5881 and 6688 are both in 010-5881 6688, 66885881 is not
+    assert acme["hzsz"].pk not in _ids(_search(api_for(tenant_a, people["sales"]), "66885881").json())
+
+
+@pytest.mark.parametrize("q", ["sales@hezhongsizhuang.com", "SALES@HezhongSizhuang.com", "sales@hezhong"])
+def test_email_whole_or_prefix(tenant_a, people, acme, api_for, q):
+    payload = _search(api_for(tenant_a, people["sales"]), q).json()
+    assert payload["kind"] == "email"
+    assert _ids(payload) == [acme["hzsz"].pk]
+
+
+def test_credit_code_whole_prefix_and_lower_case(tenant_a, people, acme, api_for):
+    client = api_for(tenant_a, people["sales"])
+    code = acme["hzsz"].credit_code
+    for q in (code, code.lower(), code[:12], f" {code} "):
+        payload = _search(client, q).json()
+        # an all-digit start of a code reads as a phone number, and finds the code as well
+        assert payload["kind"] in ("credit_code", "phone"), q
+        assert acme["hzsz"].pk in _ids(payload), q
+
+
+def test_contacts_by_name_phone_and_email(tenant_a, people, acme, api_for, in_tenant):
+    from crm.customers.services import contact_create
+
+    with in_tenant(tenant_a):
+        contact = contact_create(actor=people["sales"], customer_id=acme["hzsz"].pk, data={
+            "name": "欧阳建国", "title": "采购经理", "phones": ["139-1234-5678"],
+            "emails": ["ouyang@hezhong.com"]})
+    client = api_for(tenant_a, people["sales"])
+    for q in ("欧阳建国", "欧阳", "建国", "阳", "oyjg", "ouyangjianguo", "jianguo", "5678", "13912345678",
+              "139 1234 5678", "ouyang@hezhong.com", "ouyang@"):
+        payload = _search(client, q).json()
+        assert contact.pk in _ids(payload, "contacts"), q
+        row = next(r for r in payload["contacts"] if r["id"] == contact.pk)
+        assert row["customer"] == acme["hzsz"].pk and row["customer_name"] == acme["hzsz"].name
+    # and the colleague in 上海 never sees it
+    other = _search(api_for(tenant_a, people["sales2"]), "欧阳建国").json()
+    assert contact.pk not in _ids(other, "contacts")
+
+
+# -- ranking ----------------------------------------------------------------------------------------
+def test_exact_name_first_then_prefix_then_the_rest(tenant_a, people, acme, api_for):
+    names = _names(_search(api_for(tenant_a, people["sales"]), "华为").json())
+    assert names[:3] == ["华为", "华为技术有限公司", "深圳市华为投资控股有限公司"]
+
+
+def test_common_queries_still_rank_exact_and_prefix_hits_first(tenant_a, people, acme, api_for, monkeypatch,
+                                                              new_customer):
+    """Above RARE_LIMIT matches the newest-first strategy runs; exact and prefix names still lead."""
+    for i in range(4):
+        new_customer(tenant_a, people["sales"], f"广州华为{i}号经销有限公司")
+    monkeypatch.setattr(search, "RARE_LIMIT", 2)
+    payload = _search(api_for(tenant_a, people["sales"]), "华为").json()
+    names = _names(payload)
+    assert names[0] == "华为" and names[1] == "华为技术有限公司"
+    assert len(names) == 7 and acme["other"].pk not in _ids(payload)
+    assert len(_names(_search(api_for(tenant_a, people["sales"]), "华为", limit="3").json())) == 3
+
+
+def test_search_functions_directly(tenant_a, people, acme, in_tenant):
+    from crm.customers import selectors
+
+    with in_tenant(tenant_a):
+        qs = selectors.customer_list_visible_to(actor=people["sales"])
+        parsed = search.parse_query("思壮")
+        assert [c.pk for c in search.search_customers(qs=qs, parsed=parsed)] == [acme["hzsz"].pk]
+        everyone = selectors.customer_list_visible_to(actor=people["exec"])
+        found = [c.pk for c in search.search_customers(qs=everyone, parsed=parsed)]
+        assert found == [acme["other"].pk, acme["hzsz"].pk]  # neither exact nor a prefix: shorter first
+        assert search.search_contacts(qs=selectors.contact_list_visible_to(actor=people["sales"]),
+                                      parsed=parsed) == []
+    assert search.parse_query("") is None and search.parse_query("  ,，。!") is None
+
+
+# -- visibility -------------------------------------------------------------------------------------
+def test_results_are_limited_to_what_the_user_may_see(tenant_a, tenant_b, people, acme, api_for, user_in):
+    # the salesperson does not get the colleague's 上海思壮, the colleague gets only their own
+    assert _ids(_search(api_for(tenant_a, people["sales"]), "思壮").json()) == [acme["hzsz"].pk]
+    assert _ids(_search(api_for(tenant_a, people["sales2"]), "思壮").json()) == [acme["other"].pk]
+    assert _ids(_search(api_for(tenant_a, people["sales2"]), "hzsz").json()) == []
+    assert _ids(_search(api_for(tenant_a, people["sales2"]), "5881").json()) == []
+    # the 华北 manager sees 北京 but not 上海; the executive sees both
+    assert _ids(_search(api_for(tenant_a, people["manager"]), "思壮").json()) == [acme["hzsz"].pk]
+    assert set(_ids(_search(api_for(tenant_a, people["exec"]), "思壮").json())) == {
+        acme["hzsz"].pk, acme["other"].pk}
+    # another tenant never, not even its administrator
+    other_tenant = api_for(tenant_b, user_in(tenant_b, "admin"))
+    for q in ("思壮", "hzsz", "5881", "sales@hezhongsizhuang.com", acme["hzsz"].credit_code):
+        payload = _search(other_tenant, q).json()
+        assert payload["customers"] == [] and payload["contacts"] == [], q
+
+
+def test_anonymous_is_refused(tenant_a, api_for):
+    assert _search(api_for(tenant_a), "华为").status_code in (401, 403)
+
+
+# -- odd input ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("q", [
+    "", " ", "'", "''", '"', "\\", "\\\\", "&", "|", "!", ":*", "a:*", "华为:*", "'华为' & '技术'",
+    "!华为", "华|为", "(", ")", "()", "<->", "a & b | !c", "%", "_", "%_%", "@", "@@", "a@", "1234:*",
+    "12'34", "---", "+86", "😀", "华为😀", "\u3000", "ＨＺＳＺ", "１３８００１３８０００", "91\\110000", "x" * 100,
+    "\x00", "华\x00为", "e:foo", "p:hzsz", "u:华", "d:1234",
+])
+def test_odd_queries_never_fail(tenant_a, people, acme, api_for, q):
+    response = _search(api_for(tenant_a, people["sales"]), q)
+    assert response.status_code in (200, 400), (q, response.status_code)
+    if response.status_code == 200:
+        assert set(response.json()) >= {"customers", "contacts"}
+
+
+def test_full_width_input_is_folded(tenant_a, people, acme, api_for):
+    client = api_for(tenant_a, people["sales"])
+    assert acme["hzsz"].pk in _ids(_search(client, "ＨＺＳＺ").json())
+    assert acme["hw"].pk in _ids(_search(client, "１３８００１３８０００").json())
+
+
+def test_too_long_query_is_400(tenant_a, people, api_for):
+    response = _search(api_for(tenant_a, people["sales"]), "华" * 101)
+    assert response.status_code == 400 and "q" in response.json()
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "abc", "1000", ""])
+def test_odd_limits(tenant_a, people, acme, api_for, limit):
+    response = _search(api_for(tenant_a, people["sales"]), "华为", limit=limit)
+    assert response.status_code == 200 and len(response.json()["customers"]) <= 50
