@@ -31,7 +31,9 @@ def pool_visible_to(*, actor) -> QuerySet[Customer]:
         return qs.none()
     if actor.effective_scope() == Scope.ALL or not actor.region_id:
         return qs
-    return qs.filter(Q(region__isnull=True) | Q(region__path__startswith=actor.region.path))
+    from crm.org.scoping import subtree_ids
+
+    return qs.filter(Q(region__isnull=True) | Q(region__in=subtree_ids(actor.region)))
 
 
 def contact_list_visible_to(*, actor) -> QuerySet[Contact]:

@@ -23,6 +23,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from crm.audit.selectors import audit_trail_for
 from crm.org.enums import Scope
+from crm.org.scoping import subtree_ids
 from crm.org.selectors import region_tree, staff_in_scope_of
 
 from . import charts, search, selectors, services
@@ -407,7 +408,7 @@ def pool(request):
     regions = region_tree()
     if request.GET.get("region"):
         region = next((r for r in regions if str(r.pk) == request.GET["region"]), None)
-        qs = qs.filter(region__path__startswith=region.path) if region else qs.none()
+        qs = qs.filter(region__in=subtree_ids(region)) if region else qs.none()
     rows, next_url = _id_page(qs, request)
     return render(request, "customers/pool.html", {
         "customers": rows, "next_url": next_url, "regions": regions, "f": request.GET,

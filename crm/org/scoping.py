@@ -52,12 +52,20 @@ def scope_q(model, user) -> Q:
     if scope == Scope.ALL:
         return Q()
     if scope == Scope.DEPARTMENT and fields.department and user.department_id:
-        path = user.department.path
-        return own | Q(**{f"{fields.department}__path__startswith": path})
+        return own | Q(**{f"{fields.department}__in": subtree_ids(user.department)})
     if scope == Scope.REGION and fields.region and user.region_id:
-        path = user.region.path
-        return own | Q(**{f"{fields.region}__path__startswith": path})
+        return own | Q(**{f"{fields.region}__in": subtree_ids(user.region)})
     return own
+
+
+def subtree_ids(node) -> list[int]:
+    """The ids of a tree node and everything below it. Filtering records by this list (rather
+    than by a join on the path) lets PostgreSQL walk a (region, updated_at) style index."""
+    cached = getattr(node, "_subtree_ids", None)
+    if cached is None:  # once per node object, i.e. per request for the actor's own nodes
+        cached = list(type(node).objects.filter(path__startswith=node.path).values_list("pk", flat=True))
+        node._subtree_ids = cached
+    return cached
 
 
 def can_see(user, instance) -> bool:

@@ -64,9 +64,10 @@ def filter_customers(qs, params):
         if not params["region"].isdigit():
             return qs.none()
         from crm.org.models import Region
+        from crm.org.scoping import subtree_ids
 
         region = Region.objects.filter(pk=params["region"]).first()
-        qs = qs.filter(region__path__startswith=region.path) if region else qs.none()
+        qs = qs.filter(region__in=subtree_ids(region)) if region else qs.none()
     for name in ("stage", "level", "kind"):
         if params.get(name):
             qs = qs.filter(**{name: params[name]})
