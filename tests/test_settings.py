@@ -58,6 +58,7 @@ def test_prod_settings_pass_check_deploy_without_warnings():
 
 
 def test_missing_database_url_stops_start_up_with_a_message():
-    result = _manage("check", DJANGO_SETTINGS_MODULE="config.settings.dev", DATABASE_URL="")
+    # production has no fallback (development points at the embedded servers under .data/)
+    result = _manage("check", DJANGO_SETTINGS_MODULE="config.settings.prod", DATABASE_URL="")
     assert result.returncode != 0
     assert "DATABASE_URL is required" in result.stderr
