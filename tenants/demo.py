@@ -27,6 +27,48 @@ class DemoLogin:
     password: str
 
 
+DEMO_CUSTOMERS = (
+    ("北京合众思壮科技股份有限公司", "010-5822 6688", "仪器仪表", "A", ("王总", "采购总监")),
+    ("上海远景贸易有限公司", "021-6888 1234", "贸易", "B", ("李经理", "采购经理")),
+    ("深圳华强电子有限公司", "0755-8321 0000", "电子", "A", ("陈工", "技术负责人")),
+    ("杭州青禾食品有限公司", "0571-8765 4321", "食品饮料", "C", ("周女士", "店长")),
+    ("成都天府医药连锁有限公司", "028-8666 5555", "医药", "B", ("赵主任", "采购主任")),
+    ("广州南沙物流集团", "020-3909 8888", "物流", "B", ("孙经理", "运营经理")),
+)
+
+
+def demo_customers_ensure(tenant: Tenant) -> int:
+    """A handful of customers with contacts and a logged call, owned by the salespeople, so
+    the demo's lists, search and today page have something in them. Idempotent."""
+    from django_tenants.utils import schema_context
+
+    from crm.activities.services import activity_log
+    from crm.customers.selectors import customer_list_visible_to
+    from crm.customers.services import contact_create, customer_create
+    from crm.org.models import User
+
+    with schema_context(tenant.schema_name):
+        sellers = list(User.objects.filter(roles__code="salesperson", is_active=True).order_by("pk"))
+        if not sellers:
+            return 0
+        admin = User.objects.filter(roles__code="tenant_admin").order_by("pk").first()
+        if admin is not None and customer_list_visible_to(actor=admin).exists():
+            return 0
+        made = 0
+        for i, (name, phone, industry, level, (person, title)) in enumerate(DEMO_CUSTOMERS):
+            owner = sellers[i % len(sellers)]
+            customer = customer_create(actor=owner, data={
+                "name": name, "phone": phone, "industry": industry, "level": level,
+                "stage": "customer" if level == "A" else "prospect", "source": "demo"},
+                duplicate_override=True)
+            contact_create(actor=owner, customer_id=customer.pk, data={
+                "name": person, "title": title, "phones": [f"1390000{i:04d}"]})
+            activity_log(actor=owner, customer_id=customer.pk, kind="call", subject="电话沟通需求",
+                         outcome="有采购意向")
+            made += 1
+        return made
+
+
 def demo_tenants_ensure(*, password: str = DEMO_PASSWORD) -> list[Tenant]:
     tenants = []
     for slug, name in DEMO_TENANTS.items():
@@ -41,6 +83,8 @@ def demo_tenants_ensure(*, password: str = DEMO_PASSWORD) -> list[Tenant]:
                 from .services import tenant_provision
 
                 tenant = tenant_provision(tenant_id=tenant.pk, demo_password=password)
+        if tenant.status == "active":
+            demo_customers_ensure(tenant)
         tenants.append(tenant)
     return tenants
 
