@@ -42,10 +42,11 @@ import unicodedata
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.db import connection, transaction
 from django.db.models import Q
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 from .models import Contact, Customer
 from .normalize import company_name_normalize, credit_code_normalize, phone_digits
@@ -60,20 +61,21 @@ def _fold(text: str) -> str:
     return _WORDCHARS.sub("", unicodedata.normalize("NFKC", text or "").lower()).replace("_", "")
 
 
-def _name_tokens(name: str) -> set[str]:
+@lru_cache(maxsize=65536)  # names repeat (people's names, imports): pinyin is the costly part
+def _name_tokens(name: str) -> frozenset[str]:
     text = _fold(name)
     tokens = {f"u:{ch}" for ch in text}
     tokens.update(f"b:{text[i:i + 2]}" for i in range(len(text) - 1))
     if _CJK.search(text):
         syllables = [s for s in lazy_pinyin(text, errors="ignore") if s]
-        initials = [s[0] for s in lazy_pinyin(text, style=Style.FIRST_LETTER, errors="ignore") if s]
+        initials = [s[0] for s in syllables]  # one lookup serves both; same as Style.FIRST_LETTER
         for i in range(len(syllables)):
             tokens.add("p:" + "".join(syllables[i:])[:60])
         for i in range(len(initials)):
             tokens.add("p:" + "".join(initials[i:])[:60])
     elif text:
         tokens.add(f"p:{text[:60]}")
-    return tokens
+    return frozenset(tokens)
 
 
 def _phone_tokens(phone: str) -> set[str]:
@@ -82,7 +84,7 @@ def _phone_tokens(phone: str) -> set[str]:
 
 
 def customer_tokens(customer: Customer) -> list[str]:
-    tokens = _name_tokens(customer.name) | _name_tokens(customer.short_name)
+    tokens = set(_name_tokens(customer.name)) | _name_tokens(customer.short_name)
     tokens |= _phone_tokens(customer.phone)
     if customer.email:
         tokens.add(f"e:{customer.email.lower()}")
@@ -92,7 +94,7 @@ def customer_tokens(customer: Customer) -> list[str]:
 
 
 def contact_tokens(contact: Contact) -> list[str]:
-    tokens = _name_tokens(contact.name)
+    tokens = set(_name_tokens(contact.name))
     for phone in contact.phones:
         tokens |= _phone_tokens(phone)
     tokens.update(f"e:{e.lower()}" for e in contact.emails)
