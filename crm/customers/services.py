@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from crm.audit.services import audit_diff, audit_record, audit_record_bulk, audit_snapshot
 from crm.org.enums import Scope
 from crm.org.selectors import staff_in_scope_of, tenant_config_get
+from crm.org.services import StaleVersion  # one exception for every stale edit (412 in the API)
 
 from . import search
 from .enums import DEFAULT_STAGES, CustomerKind, CustomerLevel, CustomFieldType, OwnershipReason
@@ -61,12 +62,6 @@ class PossibleDuplicates(Exception):
     def __init__(self, candidates: list[dict]):
         super().__init__(f"{len(candidates)} possible duplicates")
         self.candidates = candidates
-
-
-class StaleVersion(Exception):
-    def __init__(self, *, current: int):
-        super().__init__(f"stale version; current is {current}")
-        self.current = current
 
 
 def customer_settings_get() -> CustomerSettings:

@@ -50,11 +50,6 @@ def _conflict(exc) -> Response:
     }, status=status.HTTP_409_CONFLICT)
 
 
-def _stale(exc) -> Response:
-    return Response({"detail": _("记录已被他人修改，请刷新后重试。"), "code": "stale_version",
-                     "current_version": exc.current}, status=status.HTTP_412_PRECONDITION_FAILED)
-
-
 def filter_customers(qs, params):
     """The list filters: owner, region (with sub-regions), stage, level, tags, kind,
     created/updated ranges, days since the last follow-up."""
@@ -172,8 +167,6 @@ class CustomerDetailApi(StaffApiView):
                                                 override_reason=reason)
         except (services.CreditCodeTaken, services.PossibleDuplicates) as exc:
             return _conflict(exc)
-        except services.StaleVersion as exc:
-            return _stale(exc)
         return Response(CustomerSerializer(customer).data)
 
 
@@ -289,8 +282,6 @@ class ContactDetailApi(StaffApiView):
                                               version=version)
         except Customer.DoesNotExist:
             raise serializers.ValidationError({"customer_id": _("客户不存在或不在你的可见范围内。")}) from None
-        except services.StaleVersion as exc:
-            return _stale(exc)
         return Response(ContactSerializer(contact).data)
 
 
