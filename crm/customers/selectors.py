@@ -94,3 +94,9 @@ def duplicate_candidates(*, actor, name: str = "", phone: str = "", email: str =
             item.update(phone=c.phone, email=c.email, credit_code=c.credit_code)
         result.append(item)
     return result
+
+
+def saved_views_for(*, actor) -> list:
+    from .models import SavedView
+
+    return list(SavedView.objects.filter(user=actor).order_by("name"))

@@ -528,3 +528,28 @@ def custom_field_define(*, actor, code: str, label_zh: str, label_en: str, type:
         audit_record(actor=actor, instance=definition, action="create",
                      changes=audit_diff({}, audit_snapshot(definition, ["code", "label_zh", "type", "choices", "required"])))
     return definition
+
+
+# -- saved views -------------------------------------------------------------------------------------
+MAX_SAVED_VIEWS = 20
+
+
+def saved_view_save(*, actor, name: str, query: str):
+    """Keep (or replace) a named filter set for the actor; at most MAX_SAVED_VIEWS each."""
+    from .models import SavedView
+
+    name = (name or "").strip()[:40]
+    if not name:
+        raise ValidationError({"name": _("请给这个视图起个名字。")})
+    with transaction.atomic():
+        view, created = SavedView.objects.update_or_create(user=actor, name=name,
+                                                           defaults={"query": query[:1000]})
+        if created and SavedView.objects.filter(user=actor).count() > MAX_SAVED_VIEWS:
+            raise ValidationError({"name": _("最多保存 %(n)s 个视图，请先删除不用的。") % {"n": MAX_SAVED_VIEWS}})
+    return view
+
+
+def saved_view_delete(*, actor, name: str) -> None:
+    from .models import SavedView
+
+    SavedView.objects.filter(user=actor, name=name).delete()

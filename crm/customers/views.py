@@ -9,7 +9,6 @@ import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import ProgrammingError, transaction
 from django.db.models import Count, Q
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
@@ -34,7 +33,6 @@ from .models import Contact, Customer
 
 PAGE_SIZE = 50
 FILTER_KEYS = ("owner", "region", "stage", "level", "tag", "idle_days", "updated_after", "updated_before")
-SAVED_VIEWS_KEY = "customers.saved_views"
 TIMELINE_TEMPLATE = "activities/_timeline.html"
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
@@ -164,7 +162,7 @@ def customer_list(request):
         "filter_error": error, "f": request.GET, "filter_query": filter_query,
         "filtered": bool(filter_query),
         "owners": owners, "regions": region_tree(), "stages": stages, "levels": CustomerLevel.choices,
-        "saved_views": request.session.get(SAVED_VIEWS_KEY, []),
+        "saved_views": selectors.saved_views_for(actor=user),
         "can_transfer": _is_manager(user), "transfer_to": owners if _is_manager(user) else [],
     })
 
@@ -174,12 +172,11 @@ def customer_list(request):
 def saved_view_save(request):
     name = request.POST.get("name", "").strip()[:40]
     query = _filter_query(QueryDict(request.POST.get("query", "")))
-    if not name:
-        messages.error(request, _("请给这个视图起个名字。"))
+    try:
+        services.saved_view_save(actor=request.user, name=name, query=query)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
     else:
-        views = [v for v in request.session.get(SAVED_VIEWS_KEY, []) if v["name"] != name]
-        views.append({"name": name, "query": query})
-        request.session[SAVED_VIEWS_KEY] = views[-20:]
         messages.success(request, _("已保存视图“%(name)s”。") % {"name": name})
     return redirect(reverse("customers:list") + (f"?{query}" if query else ""))
 
@@ -187,9 +184,7 @@ def saved_view_save(request):
 @login_required
 @require_POST
 def saved_view_delete(request):
-    name = request.POST.get("name", "")
-    request.session[SAVED_VIEWS_KEY] = [v for v in request.session.get(SAVED_VIEWS_KEY, [])
-                                        if v["name"] != name]
+    services.saved_view_delete(actor=request.user, name=request.POST.get("name", ""))
     return redirect("customers:list")
 
 
@@ -342,7 +337,7 @@ def contact_list(request):
     next_url = None
     if q:
         parsed = search.parse_query(q)
-        rows = _search_contacts(qs, parsed, PAGE_SIZE) if parsed else []
+        rows = search.search_contacts(qs=qs, parsed=parsed, limit=PAGE_SIZE) if parsed else []
     else:
         rows, next_url = _id_page(qs, request)
     return render(request, "customers/contact_list.html", {
@@ -463,27 +458,12 @@ def search_view(request):
     if parsed is not None:
         customers = search.search_customers(qs=selectors.customer_list_visible_to(actor=request.user),
                                             parsed=parsed, limit=limit)
-        contacts = _search_contacts(selectors.contact_list_visible_to(actor=request.user), parsed, limit)
+        contacts = search.search_contacts(qs=selectors.contact_list_visible_to(actor=request.user), parsed=parsed,
+                                          limit=limit)
     context = {"q": q, "customers": customers, "contacts": contacts, "searched": parsed is not None}
     if partial:
         return render(request, "customers/_search_results.html", context)
     return render(request, "customers/search.html", context)
-
-
-def _search_contacts(qs, parsed, limit: int) -> list[Contact]:
-    """search.search_contacts, whose unqualified ``search_vector`` is ambiguous once the
-    visible_to query joins the customer table (which has one too): the same token match,
-    qualified with the contact table, then the module's ranking on the few rows found."""
-    try:
-        with transaction.atomic():
-            return search.search_contacts(qs=qs, parsed=parsed, limit=limit)
-    except ProgrammingError:
-        pass
-    table = Contact._meta.db_table
-    matches = qs.extra(where=[f'"{table}"."search_vector" @@ %s::tsquery'], params=[parsed.tsquery])
-    if parsed.kind == "name":
-        matches = matches.filter(name__icontains=parsed.text)
-    return list(matches.select_related("customer").order_by("-updated_at", "-id")[:limit])
 
 
 # -- dashboard -------------------------------------------------------------------------------------------

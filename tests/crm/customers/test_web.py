@@ -82,6 +82,8 @@ def test_saved_views_are_kept_for_the_user(tenant_a, people, as_):
     page = page_of(web.get("/customers/"))
     assert "我的VIP" in page and 'href="/customers/?stage=vip"' in page
     assert "我的VIP" not in page_of(as_("sales2").get("/customers/"))
+    assert "我的VIP" in page_of(as_("sales").get("/customers/"))  # kept across sign-ins (stored per user)
+    assert web.post("/customers/views/save/", {"name": " ", "query": ""}, follow=True).status_code == 200
     web.post("/customers/views/delete/", {"name": "我的VIP"})
     assert "我的VIP" not in page_of(web.get("/customers/"))
 
