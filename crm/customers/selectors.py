@@ -100,3 +100,41 @@ def saved_views_for(*, actor) -> list:
     from .models import SavedView
 
     return list(SavedView.objects.filter(user=actor).order_by("name"))
+
+
+def customer_list_filter(qs: QuerySet[Customer], params) -> QuerySet[Customer]:
+    """The list filters shared by the API, the web list and the export: owner, region (with
+    sub-regions), stage, level, tags, kind, created/updated ranges, days since the last
+    follow-up. A malformed value raises ValidationError naming the parameter."""
+    import datetime
+
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone
+    from django.utils.dateparse import parse_datetime
+    from django.utils.translation import gettext as _
+
+    from crm.org.selectors import region_subtree_ids
+
+    if params.get("owner"):
+        qs = qs.filter(owner_id=params["owner"]) if params["owner"].isdigit() else qs.none()
+    if params.get("region"):
+        ids = region_subtree_ids(region_id=params["region"]) if params["region"].isdigit() else None
+        qs = qs.filter(region__in=ids) if ids else qs.none()
+    for name in ("stage", "level", "kind"):
+        if params.get(name):
+            qs = qs.filter(**{name: params[name]})
+    if params.get("tag"):
+        qs = qs.filter(tags__contains=[t for t in params.getlist("tag") if t])
+    for name, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt"),
+                         ("updated_after", "updated_at__gte"), ("updated_before", "updated_at__lt")):
+        if params.get(name):
+            value = parse_datetime(params[name]) or parse_datetime(params[name] + "T00:00:00+08:00")
+            if value is None:
+                raise ValidationError({name: _("时间格式应为 ISO 8601，例如 2026-01-31 或 2026-01-31T08:00:00+08:00。")})
+            qs = qs.filter(**{lookup: value})
+    if params.get("idle_days"):
+        if not params["idle_days"].isdigit():
+            raise ValidationError({"idle_days": _("请输入天数。")})
+        since = timezone.now() - datetime.timedelta(days=int(params["idle_days"]))
+        qs = qs.filter(Q(last_activity_at__lt=since) | Q(last_activity_at__isnull=True))
+    return qs

@@ -18,7 +18,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from crm.audit.selectors import audit_trail_for
 from crm.org.enums import Scope
@@ -26,7 +25,6 @@ from crm.org.scoping import subtree_ids
 from crm.org.selectors import region_tree, staff_in_scope_of
 
 from . import charts, search, selectors, services
-from .api.views import filter_customers
 from .enums import CustomerLevel
 from .forms import CUSTOM_PREFIX, ContactForm, CustomerForm, HandoverForm
 from .models import Contact, Customer
@@ -148,10 +146,9 @@ def customer_list(request):
     base = selectors.customer_list_visible_to(actor=user)
     error = None
     try:
-        qs = filter_customers(base, request.GET)
-    except ApiValidationError as exc:
-        detail = exc.detail if isinstance(exc.detail, dict) else {"": exc.detail}
-        error = " ".join(str(m) for msgs in detail.values() for m in (msgs if isinstance(msgs, list) else [msgs]))
+        qs = selectors.customer_list_filter(base, request.GET)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
         qs = base.none()
     rows, next_url = _keyset_page(qs, request)
     stages = _stages()

@@ -50,3 +50,11 @@ def role_list() -> QuerySet[Role]:
 def tenant_config_get() -> TenantConfig:
     config, _ = TenantConfig.objects.get_or_create(id=1)
     return config
+
+
+def region_subtree_ids(*, region_id) -> list[int] | None:
+    """The ids of a region and its sub-regions, or None when there is no such region."""
+    from .scoping import subtree_ids
+
+    region = Region.objects.filter(pk=region_id).first()
+    return subtree_ids(region) if region else None

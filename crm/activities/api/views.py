@@ -188,15 +188,10 @@ class ActivityDetailApi(StaffApiView):
         data = ActivityUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = _write_kwargs(data.validated_data)
-        version = values.pop("version", None) or _if_match(request)
+        version = self.edited_version(request, values.pop("version", None))
         services.activity_update(actor=request.user, activity_id=activity_id, version=version, **values)
         return Response(ActivitySerializer(selectors.activity_get_for_actor(
             actor=request.user, activity_id=activity_id)).data)
-
-
-def _if_match(request) -> int | None:
-    raw = (request.headers.get("If-Match") or "").strip('"W/ ')
-    return int(raw) if raw.isdigit() else None
 
 
 class ActivityPlanApi(StaffApiView):

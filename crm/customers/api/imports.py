@@ -17,8 +17,6 @@ from crm.customers import exports, imports, selectors
 from crm.customers.models import ImportJob, ImportTemplate
 from crm.org.api.base import StaffApiView
 
-from .views import filter_customers
-
 
 class ImportJobSerializer(serializers.ModelSerializer):
     created_by_name = serializers.CharField(source="created_by.full_name", read_only=True, default=None)
@@ -179,7 +177,7 @@ class CustomerExportApi(_PlainNegotiation, StaffApiView):
         fmt = request.query_params.get("format", "csv")
         if fmt not in ("csv", "xlsx"):
             raise serializers.ValidationError({"format": [_("导出格式必须是 csv 或 xlsx。")]})
-        qs = filter_customers(selectors.customer_list_visible_to(actor=request.user), request.query_params)
+        qs = selectors.customer_list_filter(selectors.customer_list_visible_to(actor=request.user), request.query_params)
         return export_response(qs, fmt)
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django.http import Http404
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -50,50 +48,13 @@ def _conflict(exc) -> Response:
     }, status=status.HTTP_409_CONFLICT)
 
 
-def filter_customers(qs, params):
-    """The list filters: owner, region (with sub-regions), stage, level, tags, kind,
-    created/updated ranges, days since the last follow-up."""
-    if params.get("owner"):
-        qs = qs.filter(owner_id=params["owner"]) if params["owner"].isdigit() else qs.none()
-    if params.get("region"):
-        if not params["region"].isdigit():
-            return qs.none()
-        from crm.org.models import Region
-        from crm.org.scoping import subtree_ids
-
-        region = Region.objects.filter(pk=params["region"]).first()
-        qs = qs.filter(region__in=subtree_ids(region)) if region else qs.none()
-    for name in ("stage", "level", "kind"):
-        if params.get(name):
-            qs = qs.filter(**{name: params[name]})
-    if params.get("tag"):
-        qs = qs.filter(tags__contains=[t for t in params.getlist("tag") if t])
-    for name, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt"),
-                         ("updated_after", "updated_at__gte"), ("updated_before", "updated_at__lt")):
-        if params.get(name):
-            value = parse_datetime(params[name]) or (parse_datetime(params[name] + "T00:00:00+08:00"))
-            if value is None:
-                raise serializers.ValidationError({name: _("时间格式应为 ISO 8601，例如 2026-01-31 或 2026-01-31T08:00:00+08:00。")})
-            qs = qs.filter(**{lookup: value})
-    if params.get("idle_days"):
-        if not params["idle_days"].isdigit():
-            raise serializers.ValidationError({"idle_days": _("请输入天数。")})
-        from datetime import timedelta
-
-        from django.utils import timezone
-
-        qs = qs.filter(Q(last_activity_at__lt=timezone.now() - timedelta(days=int(params["idle_days"])))
-                       | Q(last_activity_at__isnull=True))
-    return qs
-
-
 class CustomerListApi(StaffApiView):
     @extend_schema(tags=["customers"], responses={200: CustomerSerializer(many=True)}, parameters=[
         OpenApiParameter("owner", int), OpenApiParameter("region", int), OpenApiParameter("stage", str),
         OpenApiParameter("level", str), OpenApiParameter("tag", str, many=True),
         OpenApiParameter("idle_days", int), OpenApiParameter("updated_after", str)])
     def get(self, request):
-        qs = filter_customers(selectors.customer_list_visible_to(actor=request.user), request.query_params)
+        qs = selectors.customer_list_filter(selectors.customer_list_visible_to(actor=request.user), request.query_params)
         paginator = CustomerCursor()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(CustomerSerializer(page, many=True).data)
@@ -154,10 +115,7 @@ class CustomerDetailApi(StaffApiView):
         values = dict(data.validated_data)
         override = values.pop("duplicate_override", False)
         reason = values.pop("override_reason", "")
-        version = values.pop("version", None)
-        if_match = request.headers.get("If-Match", "").strip('"')
-        if version is None and if_match.isdigit():
-            version = int(if_match)
+        version = self.edited_version(request, values.pop("version", None))
         values.pop("owner_id", None)
         if "region_id" in values:
             values["region"] = _region_or_error(values.pop("region_id"))
@@ -214,7 +172,7 @@ class CustomerReleaseApi(StaffApiView):
 class PoolListApi(StaffApiView):
     @extend_schema(tags=["customers"], responses={200: CustomerSerializer(many=True)})
     def get(self, request):
-        qs = filter_customers(selectors.pool_visible_to(actor=request.user), request.query_params)
+        qs = selectors.customer_list_filter(selectors.pool_visible_to(actor=request.user), request.query_params)
         paginator = CustomerCursor()
         paginator.ordering = ("-released_at", "-id")
         page = paginator.paginate_queryset(qs.select_related("owner", "region", "department"), request, view=self)

@@ -29,3 +29,12 @@ class StaffApiView(APIView):
         language = resolve_language(request, user=request.user)
         translation.activate(language)
         request.LANGUAGE_CODE = language
+
+    @staticmethod
+    def edited_version(request, body_version: int | None) -> int | None:
+        """The version the client edited: the body's ``version`` field, else the If-Match
+        header (``"3"``, ``W/"3"``). The service answers a stale one with 412."""
+        if body_version is not None:
+            return body_version
+        raw = (request.headers.get("If-Match") or "").strip('"W/ ')
+        return int(raw) if raw.isdigit() else None

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from crm.audit.selectors import audit_trail_for
 from crm.org import selectors, services
+from crm.org.models import User
 from crm.org.permissions import can_view_audit_of_staff
 
 from .base import StaffApiView
@@ -77,7 +78,7 @@ class StaffListApi(StaffApiView):
 def _staff_or_404(request, user_id):
     try:
         return selectors.staff_get(actor=request.user, user_id=user_id)
-    except Exception:
+    except User.DoesNotExist:
         raise Http404 from None
 
 
@@ -92,10 +93,7 @@ class StaffDetailApi(StaffApiView):
         data = StaffWriteSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        version = fields.pop("version", None)
-        if_match = request.headers.get("If-Match", "").strip('"')
-        if version is None and if_match.isdigit():
-            version = int(if_match)
+        version = self.edited_version(request, fields.pop("version", None))
         services.staff_update(actor=request.user, user_id=user_id, version=version, **fields)
         return Response(StaffSerializer(selectors.staff_get(actor=request.user, user_id=user_id)).data)
 
