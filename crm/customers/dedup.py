@@ -75,6 +75,21 @@ def duplicate_groups(*, actor, limit: int = 500) -> list[DuplicateGroup]:
     return ordered[:limit]
 
 
+def duplicate_groups_with_customers(*, actor, limit: int = 500) -> list[dict]:
+    """The scan's groups with their customer rows (for the review page and the API)."""
+    groups = duplicate_groups(actor=actor, limit=limit)
+    ids = {pk for g in groups for pk in g.ids}
+    rows = {c.pk: c for c in Customer.objects.filter(pk__in=ids).select_related("owner", "region")}
+    return [{"reasons": sorted(g.reasons), "customers": [rows[pk] for pk in g.ids if pk in rows]}
+            for g in groups]
+
+
+def merge_history(*, actor, limit: int = 20):
+    if not can_clean_up(actor):
+        raise PermissionDenied(_("只有可见全部客户的角色才能做全库查重。"))
+    return MergeRecord.objects.select_related("survivor", "merged", "actor")[:limit]
+
+
 def _lock_pair(actor, survivor_id: int, merged_id: int) -> tuple[Customer, Customer]:
     if survivor_id == merged_id:
         raise ValidationError({"merged_id": _("不能把客户合并到它自己。")})

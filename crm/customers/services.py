@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from crm.audit.services import audit_diff, audit_record, audit_record_bulk, audit_snapshot
 from crm.org.enums import Scope
-from crm.org.selectors import staff_in_scope_of, tenant_config_get
+from crm.org.selectors import region_get_active, staff_in_scope_of, tenant_config_get
 from crm.org.services import StaleVersion  # one exception for every stale edit (412 in the API)
 
 from . import search
@@ -111,6 +111,11 @@ def _clean_custom(values: dict | None) -> dict:
 def _clean_customer(data: dict, *, partial: bool) -> dict:
     errors: dict[str, str] = {}
     clean = dict(data)
+    if "region_id" in clean:
+        region_id = clean.pop("region_id")
+        clean["region"] = region_get_active(region_id=region_id) if region_id is not None else None
+        if region_id is not None and clean["region"] is None:
+            errors["region_id"] = _("所选的区域不存在。")
     if "name" in clean or not partial:
         clean["name"] = (clean.get("name") or "").strip()
         if not clean["name"]:
@@ -182,6 +187,10 @@ def customer_create(*, actor, data: dict, duplicate_override: bool = False,
     Raises CreditCodeTaken, PossibleDuplicates (unless overridden) or ValidationError."""
     clean = _clean_customer(data, partial=False)
     owner = clean.pop("owner", None) or actor
+    if "owner_id" in clean:  # an owner named by id: only a colleague within the actor's scope
+        owner = staff_in_scope_of(actor=actor).filter(pk=clean.pop("owner_id")).first()
+        if owner is None:
+            raise ValidationError({"owner_id": _("负责人不存在，或不在你的管辖范围内。")})
     if owner != actor and not staff_in_scope_of(actor=actor).filter(pk=getattr(owner, "pk", owner)).exists():
         raise ValidationError({"owner": _("只能把客户分配给你管辖范围内的同事。")})
     with transaction.atomic():

@@ -16,14 +16,9 @@ from .models import Customer, MergeRecord
 def review(request):
     if not dedup.can_clean_up(request.user):
         raise PermissionDenied
-    groups = dedup.duplicate_groups(actor=request.user, limit=200)
-    ids = {pk for g in groups for pk in g.ids}
-    rows = {c.pk: c for c in Customer.objects.filter(pk__in=ids).select_related("owner", "region")}
-    merges = MergeRecord.objects.select_related("survivor", "merged", "actor")[:20]
     return render(request, "customers/dedup_review.html", {
-        "groups": [{"reasons": sorted(g.reasons), "customers": [rows[pk] for pk in g.ids if pk in rows]}
-                   for g in groups],
-        "merges": merges,
+        "groups": dedup.duplicate_groups_with_customers(actor=request.user, limit=200),
+        "merges": dedup.merge_history(actor=request.user),
     })
 
 

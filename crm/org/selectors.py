@@ -58,3 +58,10 @@ def region_subtree_ids(*, region_id) -> list[int] | None:
 
     region = Region.objects.filter(pk=region_id).first()
     return subtree_ids(region) if region else None
+
+
+def region_get_active(*, region_id) -> Region | None:
+    try:
+        return Region.objects.filter(pk=int(region_id), is_active=True).first()
+    except (TypeError, ValueError):
+        return None

@@ -25,14 +25,12 @@ class DuplicateScanApi(StaffApiView):
     @extend_schema(tags=["customers"], responses={200: inline_serializer("DuplicateGroups", {
         "groups": serializers.ListField(child=serializers.DictField())})})
     def get(self, request):
-        groups = dedup.duplicate_groups(actor=request.user)
-        ids = {pk for g in groups for pk in g.ids}
-        rows = {c.pk: c for c in Customer.objects.filter(pk__in=ids).select_related("owner")}
+        groups = dedup.duplicate_groups_with_customers(actor=request.user)
         return Response({"groups": [{
-            "reasons": sorted(g.reasons),
-            "customers": [{"id": pk, "name": rows[pk].name, "phone": rows[pk].phone, "email": rows[pk].email,
-                           "owner": rows[pk].owner.full_name if rows[pk].owner else None,
-                           "created_at": rows[pk].created_at} for pk in g.ids if pk in rows],
+            "reasons": g["reasons"],
+            "customers": [{"id": c.pk, "name": c.name, "phone": c.phone, "email": c.email,
+                           "owner": c.owner.full_name if c.owner else None,
+                           "created_at": c.created_at} for c in g["customers"]],
         } for g in groups]})
 
 

@@ -68,31 +68,12 @@ class CustomerListApi(StaffApiView):
         override = values.pop("duplicate_override", False)
         reason = values.pop("override_reason", "")
         values.pop("version", None)
-        if "owner_id" in values:
-            from crm.org.models import User
-
-            values["owner"] = User.objects.filter(pk=values.pop("owner_id")).first()
-            if values["owner"] is None:
-                raise serializers.ValidationError({"owner_id": _("负责人不存在。")})
-        if "region_id" in values:
-            values["region"] = _region_or_error(values.pop("region_id"))
         try:
             customer = services.customer_create(actor=request.user, data=values,
                                                 duplicate_override=override, override_reason=reason)
         except (services.CreditCodeTaken, services.PossibleDuplicates) as exc:
             return _conflict(exc)
         return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
-
-
-def _region_or_error(region_id):
-    from crm.org.models import Region
-
-    if region_id is None:
-        return None
-    region = Region.objects.filter(pk=region_id, is_active=True).first()
-    if region is None:
-        raise serializers.ValidationError({"region_id": _("所选的区域不存在。")})
-    return region
 
 
 def _customer_or_404(request, customer_id) -> Customer:
@@ -116,9 +97,7 @@ class CustomerDetailApi(StaffApiView):
         override = values.pop("duplicate_override", False)
         reason = values.pop("override_reason", "")
         version = self.edited_version(request, values.pop("version", None))
-        values.pop("owner_id", None)
-        if "region_id" in values:
-            values["region"] = _region_or_error(values.pop("region_id"))
+        values.pop("owner_id", None)  # ownership moves only through transfer, handover, pool
         try:
             customer = services.customer_update(actor=request.user, customer_id=customer_id, data=values,
                                                 version=version, duplicate_override=override,
