@@ -159,6 +159,7 @@ def customer_merge(*, actor, survivor_id: int, merged_id: int) -> MergeRecord:
                      changes={"merged_into": {"old": None, "new": survivor.pk}},
                      note=_("并入客户 #%(id)s") % {"id": survivor.pk})
         search.customer_index([survivor.pk])
+        search.scope_index([survivor.pk])  # the contacts it took over
     return record
 
 
@@ -210,4 +211,5 @@ def customer_merge_undo(*, actor, merge_id: int) -> MergeRecord:
         audit_record(actor=actor, instance=merged, action="merge_undone",
                      changes={"merged_into": {"old": survivor.pk, "new": None}})
         search.customer_index([survivor.pk, merged.pk])
+        search.scope_index([survivor.pk, merged.pk])
     return record

@@ -3,9 +3,19 @@
 The flow: upload (size-limited; the file is read completely, so a malformed file is refused
 before anything is written) -> column mapping (suggested from Chinese or English headers, or
 a saved template) -> dry run (per-row errors, rows that will update an existing customer,
-likely duplicates) -> the real import in a Celery task, in batches of ``BATCH_SIZE`` rows, each
-batch one transaction together with its audit rows, search tokens and the job's counters. A
-failed batch leaves nothing behind, and a re-run resumes after the last committed batch.
+likely duplicates; for a file of more than ``DRY_RUN_SYNC_ROWS`` rows in the Celery task
+``customers.import_check``, the job staying "uploaded" with ``dry_run.checking`` meanwhile) ->
+the real import in the Celery task ``customers.import_run``, in batches of ``BATCH_SIZE``
+rows, each batch one transaction together with its audit rows, search tokens and the job's
+counters (written by crm.customers.import_write). A failed batch leaves nothing behind, and
+a re-run resumes after the last committed batch.
+
+A file of more than ``CHUNK_ROWS`` rows is split into chunks (crm.customers.import_chunks:
+rows that name the same customer, credit code, name, phone or e-mail stay in one chunk, so
+the result is the serial one) that parallel ``customers.import_chunk`` tasks import, each in
+batches as above; the job's counters are increments, each chunk's progress is kept in
+``dry_run.run``, and the task that completes the last chunk marks the job done. A failed
+chunk fails the job; running it again imports only what is left.
 
 Re-runs are idempotent: a row whose external id (外部编号) or credit code matches an existing
 customer updates it instead of creating a second one.
@@ -26,25 +36,29 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.audit.services import audit_diff, audit_record, audit_record_bulk, audit_snapshot
+from crm.audit.services import audit_diff, audit_record
 from crm.org.enums import Scope
 from crm.org.selectors import region_tree, staff_in_scope_of, tenant_config_get
 
-from . import search
+from . import import_chunks
 from .enums import DEFAULT_STAGES, CustomerKind
-from .models import Customer, ImportJob, ImportTemplate, OwnershipChange
+from .import_write import CustomerStats, existing_customers, write_batch
+from .models import Customer, ImportJob, ImportTemplate
 from .normalize import company_name_normalize, phone_digits
-from .services import CUSTOMER_FIELDS, _clean_customer, _derive
+from .services import _clean_customer
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_LABEL = "20 MB"
 MAX_ROWS = 200_000
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
+CHUNK_ROWS = 25_000  # a bigger file is imported in chunks of about this many rows, by parallel tasks
+DRY_RUN_SYNC_ROWS = 20_000  # larger files are dry-run by a task (customers.import_check)
 DRY_RUN_ROWS_KEPT = 1000  # rows with findings shown in the review; the counts cover all rows
 ENCODINGS = {"": "auto", "auto": "auto", "utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8",
              "gbk": "gb18030", "gb2312": "gb18030", "gb18030": "gb18030"}
@@ -325,8 +339,10 @@ class Planner:
     """Turns file rows into validated plans against the current database, batch by batch,
     remembering keys across batches (a file that names one customer twice is caught)."""
 
-    def __init__(self, *, actor, headers: list[str], mapping: dict[str, str]):
+    def __init__(self, *, actor, headers: list[str], mapping: dict[str, str], full: bool = False):
+        """``full``: the matched customers are read whole, to be updated (the real import)."""
         self.actor = actor
+        self.full = full
         self.columns = [(headers.index(h), f) for h, f in mapping.items() if h in headers]
         self.stages = _stage_lookup()
         self.regions = {}
@@ -412,13 +428,15 @@ class Planner:
         plan.action = "reject"
 
     def plan_batch(self, rows: list[tuple[int, list[str]]]) -> list[RowPlan]:
+        """Plans of these rows. The customers they match are read without a lock, with their
+        row version (``xmin``): the import writes an update only over the version it read
+        (crm.customers.import_write)."""
         plans = [self.parse(number, values) for number, values in rows]
         ext_ids = {p.data["external_id"] for p in plans if p.data.get("external_id")}
         codes = {p.data["credit_code"] for p in plans if p.data.get("credit_code")}
         existing_by_ext, existing_by_code = {}, {}
         if ext_ids or codes:
-            matches = Customer.objects.filter(Q(external_id__in=ext_ids) | Q(credit_code__in=codes)) \
-                .select_related("owner")
+            matches = existing_customers(Q(external_id__in=ext_ids) | Q(credit_code__in=codes), full=self.full)
             for customer in matches:
                 if customer.external_id:
                     existing_by_ext[customer.external_id] = customer
@@ -463,7 +481,7 @@ class Planner:
                 if target.pk not in visible:
                     self._reject(plan, "external_id" if by_ext else "credit_code", _(
                         "客户“%(name)s”已存在（负责人：%(owner)s），不在你的可见范围内，不能更新。") % {
-                        "name": target.name, "owner": target.owner.full_name if target.owner else _("公海")})
+                        "name": target.name, "owner": target.owner_name if target.owner_id else _("公海")})
                     continue
                 plan.action, plan.existing = "update", target
             else:
@@ -591,7 +609,8 @@ def import_job_create(*, actor, file_name: str, content: bytes, encoding: str = 
                       mapping: dict | None = None, template_id: int | None = None) -> ImportJob:
     """Read the upload, map its columns (given, from a template, or suggested) and dry-run it.
     Nothing is imported yet. A file that cannot be read raises ValidationError and no job
-    is kept."""
+    is kept. A file of more than DRY_RUN_SYNC_ROWS rows is dry-run by a task after commit
+    (the job stays "uploaded" with ``dry_run.checking`` until the result is in)."""
     table = read_table(file_name=file_name, content=content, encoding=encoding)
     if template_id:
         template = ImportTemplate.objects.filter(pk=template_id, target="customers").first()
@@ -608,25 +627,45 @@ def import_job_create(*, actor, file_name: str, content: bytes, encoding: str = 
         audit_record(actor=actor, instance=job, action="create",
                      changes={"file_name": {"old": None, "new": job.file_name},
                               "rows": {"old": None, "new": job.total_rows}})
+        _queue_check(job)
     return job
 
 
 def _check(job: ImportJob, *, actor, table: Table) -> None:
     problem = mapping_problem(job.mapping)
+    ignored = [h for h in table.headers if h not in job.mapping]
     if problem:
         job.status = ImportJob.Status.UPLOADED
-        job.dry_run = {"mapping_error": problem, "headers": table.headers,
-                       "ignored_columns": [h for h in table.headers if h not in job.mapping],
+        job.dry_run = {"mapping_error": problem, "headers": table.headers, "ignored_columns": ignored,
                        "summary": {"total": len(table.rows)}}
+        return
+    if len(table.rows) > DRY_RUN_SYNC_ROWS:
+        # The note goes where the pages and the API already show why a job cannot run yet.
+        job.status = ImportJob.Status.UPLOADED
+        job.dry_run = {"checking": True, "check_id": uuid.uuid4().hex, "headers": table.headers,
+                       "ignored_columns": ignored, "summary": {"total": len(table.rows)},
+                       "mapping_error": _("正在后台预检 %(n)s 行，完成后刷新本页即可查看结果并开始导入。") % {
+                           "n": f"{len(table.rows):,}"}}
         return
     job.dry_run = _dry_run(actor=actor, table=table, mapping=job.mapping)
     job.status = ImportJob.Status.CHECKED
 
 
+def _queue_check(job: ImportJob) -> None:
+    """After commit, queue the dry run that ``_check`` left to a task (in this tenant's schema)."""
+    if not job.dry_run.get("checking"):
+        return
+    from .tasks import customers_import_check_task
+
+    job_pk, check_id, schema = job.pk, job.dry_run["check_id"], connection.schema_name
+    transaction.on_commit(lambda: customers_import_check_task.apply_async(
+        args=[job_pk, check_id], headers={"_schema_name": schema}))
+
+
 def import_job_check(*, actor, job_id: int, mapping: dict | None = None, encoding: str | None = None,
                      template_name: str = "") -> ImportJob:
-    """Change the mapping (or the encoding) of a job not yet run, and dry-run it again;
-    optionally save the mapping as a named template."""
+    """Change the mapping (or the encoding) of a job not yet run, and dry-run it again (a big
+    file in a task, as on upload); optionally save the mapping as a named template."""
     with transaction.atomic():
         job = import_job_get_for_actor(actor=actor, job_id=job_id, for_update=True)
         if job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.CHECKED):
@@ -639,9 +678,48 @@ def import_job_check(*, actor, job_id: int, mapping: dict | None = None, encodin
         job.total_rows = len(table.rows)
         _check(job, actor=job.created_by, table=table)
         job.save(update_fields=["mapping", "encoding", "total_rows", "dry_run", "status"])
+        _queue_check(job)  # a check still running for the former mapping will be discarded
         if template_name:
             import_template_save(actor=actor, name=template_name, mapping=job.mapping)
     return job
+
+
+def _check_is_current(job: ImportJob, check_id: str) -> bool:
+    return (job.status == ImportJob.Status.UPLOADED and job.dry_run.get("checking")
+            and job.dry_run.get("check_id") == check_id)
+
+
+def import_job_check_execute(*, job_id: int, check_id: str) -> ImportJob:
+    """The body of the check task: the dry run of a big file, with the creator's scope, as on
+    upload. Idempotent: only the newest check of a job that has not started writes its result
+    (a mapping changed meanwhile queued another one); a repeated delivery does it again."""
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    if not _check_is_current(job, check_id):
+        return job
+    actor = job.created_by
+    if actor is None or not actor.is_active:
+        result, status = {**job.dry_run, "checking": False,
+                          "mapping_error": _("发起导入的员工已停用，不能预检。")}, ImportJob.Status.UPLOADED
+    else:
+        table = read_table(file_name=job.file_name, content=bytes(job.content), encoding=job.encoding)
+        result, status = _dry_run(actor=actor, table=table, mapping=job.mapping), ImportJob.Status.CHECKED
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update(of=("self",)).get(pk=job_id)
+        if not _check_is_current(job, check_id):
+            return job
+        job.dry_run, job.status = result, status
+        job.save(update_fields=["dry_run", "status"])
+    return job
+
+
+def import_job_check_fail(*, job_id: int, check_id: str, error: str) -> None:
+    """A check task that failed: the job says so (it can be checked again by saving its mapping)."""
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update(of=("self",)).filter(pk=job_id).first()
+        if job is None or not _check_is_current(job, check_id):
+            return
+        job.dry_run = {**job.dry_run, "checking": False, "mapping_error": error[:2000]}
+        job.save(update_fields=["dry_run"])
 
 
 # -- jobs: the real import -----------------------------------------------------------------------
@@ -719,151 +797,132 @@ def _execute(*, job_id: int, batch_size: int) -> ImportJob:
         job.error = ""
         if not job.error_report:
             job.error_report = "\ufeff" + _report_line([_("行号"), _("原因"), *table.headers])
-        job.save(update_fields=["status", "total_rows", "error", "error_report"])
+        run = job.dry_run.get("run")
+        if run is None and not job.processed_rows and len(table.rows) > CHUNK_ROWS:
+            n = -(-len(table.rows) // CHUNK_ROWS)  # chunks of equal size, at most CHUNK_ROWS rows each
+            chunks = import_chunks.partition(table.rows, headers=table.headers, mapping=job.mapping,
+                                             size=-(-len(table.rows) // n))
+            run = {"chunks": [{"rows": import_chunks.ranges(c), "size": len(c), "done": 0} for c in chunks]}
+            job.dry_run = {**job.dry_run, "run": run}
+        job.save(update_fields=["status", "total_rows", "error", "error_report", "dry_run"])
+        if run is not None:
+            pending = [i for i, chunk in enumerate(run["chunks"]) if chunk["done"] < chunk["size"]]
+            if pending:
+                _queue_chunks(job.pk, pending)
+                return job
+    if run is not None:  # every chunk done, the job not marked so (its last task was cut short)
+        return _finish(job_id=job.pk, actor=actor)
+    _import_rows(job=job, actor=actor, table=table, rows=range(len(table.rows)), done=job.processed_rows,
+                 batch_size=batch_size)
+    return _finish(job_id=job.pk, actor=actor)
 
+
+def _queue_chunks(job_id: int, chunks: list[int]) -> None:
+    """After commit, one task per chunk (a group; there is no result backend for a chord, so
+    the task that completes the last chunk marks the job done)."""
+    from .tasks import customers_import_chunk_task
+
+    schema = connection.schema_name
+    transaction.on_commit(lambda: [customers_import_chunk_task.apply_async(
+        args=[job_id, i], headers={"_schema_name": schema}) for i in chunks])
+
+
+class _JobStopped(Exception):
+    """The job is no longer running (another chunk failed): this task stops."""
+
+
+def _import_rows(*, job: ImportJob, actor, table: Table, rows, done: int, batch_size: int,
+                 chunk: int | None = None) -> None:
+    """Import the table rows at these indexes (in file order), the first ``done`` of them
+    handled already: batches of ``batch_size``, each one transaction with its audit rows,
+    search tokens and the job's counters (and, for a chunk, its progress)."""
     allow_duplicates = bool(job.dry_run.get("options", {}).get("allow_duplicates"))
-    planner = Planner(actor=actor, headers=table.headers, mapping=job.mapping)
-    done = job.processed_rows
-    if done:  # resuming: remember the keys of the rows already handled
-        for start in range(0, done, batch_size):
-            planner.plan_batch([(start + i + 2, row) for i, row in
-                                enumerate(table.rows[start:min(start + batch_size, done)])])
-    for start in range(done, len(table.rows), batch_size):
-        batch = [(start + i + 2, row) for i, row in enumerate(table.rows[start:start + batch_size])]
-        with transaction.atomic():
-            plans = planner.plan_batch(batch)
-            created, updated, rejected = _write_batch(plans, actor=actor, job=job,
-                                                      allow_duplicates=allow_duplicates)
-            report = "".join(_report_line([p.number, p.reasons(), *p.values]) for p in rejected)
-            ImportJob.objects.filter(pk=job.pk).update(
-                processed_rows=start + len(batch), created_rows=F("created_rows") + created,
-                updated_rows=F("updated_rows") + updated, rejected_rows=F("rejected_rows") + len(rejected),
-                error_report=Concat(F("error_report"), Value(report)) if report else F("error_report"))
+    planner = Planner(actor=actor, headers=table.headers, mapping=job.mapping, full=True)
+    for start in range(0, done, batch_size):  # resuming: remember the keys of the rows already handled
+        planner.plan_batch([(i + 2, table.rows[i]) for i in rows[start:min(start + batch_size, done)]])
+    stats = CustomerStats()
+    for start in range(done, len(rows), batch_size):
+        batch = [(i + 2, table.rows[i]) for i in rows[start:start + batch_size]]
+        stats.refresh()
+        try:
+            with transaction.atomic():
+                plans = planner.plan_batch(batch)
+                created, updated, rejected = write_batch(plans, actor=actor, job=job,
+                                                         allow_duplicates=allow_duplicates)
+                report = "".join(_report_line([p.number, p.reasons(), *p.values]) for p in rejected)
+                if chunk is None:
+                    progress = {"processed_rows": start + len(batch)}
+                else:  # several tasks add to the same job: increments, and this chunk's own count
+                    progress = {"processed_rows": F("processed_rows") + len(batch), "dry_run": RawSQL(
+                        "jsonb_set(dry_run, %s::text[], to_jsonb(%s::integer))",
+                        (["run", "chunks", str(chunk), "done"], start + len(batch)))}
+                if not ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
+                        **progress, created_rows=F("created_rows") + created,
+                        updated_rows=F("updated_rows") + updated,
+                        rejected_rows=F("rejected_rows") + len(rejected),
+                        error_report=Concat(F("error_report"), Value(report)) if report else F("error_report")):
+                    raise _JobStopped  # this batch is rolled back
+        except _JobStopped:
+            return
+        stats.created(created)
+
+
+def _finish(*, job_id: int, actor) -> ImportJob:
+    """Mark a running job done once all its rows are handled (for a chunked job: when every
+    chunk is; the rejected rows of the error report then put back in file order)."""
     with transaction.atomic():
-        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.DONE, finished_at=timezone.now())
-        job.refresh_from_db()
+        job = ImportJob.objects.select_for_update(of=("self",)).get(pk=job_id)
+        if job.status != ImportJob.Status.RUNNING:
+            return job
+        chunks = job.dry_run.get("run", {}).get("chunks")
+        if chunks and any(c["done"] < c["size"] for c in chunks):
+            return job  # the other chunks' tasks are still at work
+        if chunks:
+            job.error_report = _report_sorted(job.error_report)
+        job.status, job.finished_at = ImportJob.Status.DONE, timezone.now()
+        job.save(update_fields=["status", "finished_at", "error_report"])
         audit_record(actor=actor, instance=job, action="done", changes={
             "created": {"old": None, "new": job.created_rows}, "updated": {"old": None, "new": job.updated_rows},
             "rejected": {"old": None, "new": job.rejected_rows}})
     return job
 
 
-def _tsvector_literal(tokens: list[str]) -> str:
-    """The tsvector input text of these lexemes: what ``array_to_tsvector`` makes of them."""
-    return " ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in tokens)
+def _report_sorted(report: str) -> str:
+    """The error report with its rows in file order (chunks append theirs as they go)."""
+    lines = list(csv.reader(io.StringIO(report.removeprefix("\ufeff"), newline="")))
+    if len(lines) < 3:
+        return report
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(lines[0])
+    writer.writerows(sorted(lines[1:], key=lambda line: int(line[0])))
+    return "\ufeff" + buffer.getvalue()
 
 
-def _copy_insert(model, objs: list, *, overrides=None) -> None:
-    """INSERT through COPY, the fastest way into PostgreSQL (a 500-row multi-VALUES INSERT
-    spends most of its time building and parsing the statement). Ids come from the table's
-    sequence first, so the objects know their pk afterwards, as with bulk_create."""
-    if not objs:
-        return
-    meta = model._meta
-    fields = meta.concrete_fields
-    quote = connection.ops.quote_name
+def import_chunk_execute(*, job_id: int, chunk: int, batch_size: int = BATCH_SIZE) -> ImportJob:
+    """The body of a chunk task: import this chunk's rows, resuming after its last committed
+    batch; the task that completes the last chunk marks the job done. A chunk being run by
+    another worker (a redelivered task), or of a job no longer running, is left alone."""
+    key = f"customers.import:{connection.schema_name}:{job_id}:{chunk}"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                       [meta.db_table, meta.pk.column, len(objs)])
-        ids = [row[0] for row in cursor.fetchall()]
-        columns = ", ".join(quote(f.column) for f in fields)
-        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
-            for obj, pk in zip(objs, ids, strict=True):
-                obj.pk = pk
-                extra = overrides(obj) if overrides else {}
-                copy.write_row([extra[f.name] if f.name in extra else
-                                f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
-    for obj in objs:
-        obj._state.adding = False
-        obj._state.db = connection.alias
-
-
-def _write_batch(plans: list[RowPlan], *, actor, job: ImportJob, allow_duplicates: bool):
-    now = timezone.now()
-    note = _("导入 #%(id)s：%(file)s") % {"id": job.pk, "file": job.file_name}
-    rejected = [p for p in plans if p.action == "reject"]
-    creates = []
-    for plan in plans:
-        if plan.action != "create":
-            continue
-        if plan.duplicates and not allow_duplicates:
-            rejected.append(plan)
-            continue
-        creates.append(plan)
-    rejected.sort(key=lambda p: p.number)
-
-    # -- creates
-    new_customers = []
-    for plan in creates:
-        owner = plan.owner or actor
-        values = {k: v for k, v in plan.data.items() if k in CUSTOMER_FIELDS or k == "external_id"}
-        customer = Customer(**values)
-        customer.owner = owner
-        customer.department_id = owner.department_id
-        if not customer.region_id:
-            customer.region_id = owner.region_id
-        customer.created_by = actor
-        customer.last_activity_at = now
-        _derive(customer)
-        new_customers.append(customer)
-    if new_customers:
-        # the search tokens go in with the row (search.customer_tokens, as customer_index
-        # computes them): a second UPDATE would rewrite every index entry of the batch
-        _copy_insert(Customer, new_customers, overrides=lambda c: {
-            "search_vector": _tsvector_literal(search.customer_tokens(c)) or None})
-        batch = uuid.uuid4()
-        _copy_insert(OwnershipChange, [
-            OwnershipChange(customer=c, from_owner=None, to_owner=c.owner, reason="created", actor=actor,
-                            batch=batch, note=note[:500]) for c in new_customers])
-        changes = {c.pk: {k: v for k, v in audit_diff({}, audit_snapshot(c, (*CUSTOMER_FIELDS, "external_id")))
-                          .items() if v["new"] not in (None, "", [], {})} for c in new_customers}
-        dup_notes = {c.pk: p.duplicates for c, p in zip(new_customers, creates, strict=True) if p.duplicates}
-        audit_record_bulk(actor=actor, instances=[c for c in new_customers if c.pk not in dup_notes],
-                          action="create", changes_by_pk=changes, note=note)
-        for customer in new_customers:  # confirmed in the dry run as not a duplicate: recorded
-            if customer.pk in dup_notes:
-                audit_record(actor=actor, instance=customer, action="create", changes=changes[customer.pk],
-                             note=(note + " " + _("确认不是重复客户（疑似：%(ids)s）") % {"ids": ", ".join(
-                                 str(d.get("id") or d.get("name")) for d in dup_notes[customer.pk])})[:500])
-
-    # -- updates
-    fields_written: set[str] = set()
-    updated, changes_by_pk, history = [], {}, []
-    locked = {c.pk: c for c in Customer.objects.select_for_update(of=("self",))
-              .filter(pk__in=[p.existing.pk for p in plans if p.action == "update"])}
-    for plan in plans:
-        if plan.action != "update":
-            continue
-        customer = locked[plan.existing.pk]
-        before = audit_snapshot(customer, (*CUSTOMER_FIELDS, "external_id"))
-        for key, value in plan.data.items():
-            if key in CUSTOMER_FIELDS or key == "external_id":
-                setattr(customer, key, value)
-                fields_written.add("region" if key == "region" else key)
-        if plan.owner is not None and plan.owner.pk != customer.owner_id:
-            history.append(OwnershipChange(customer=customer, from_owner_id=customer.owner_id, to_owner=plan.owner,
-                                           reason="transfer", actor=actor, note=note[:500]))
-            customer.owner = plan.owner
-            customer.department_id = plan.owner.department_id
-            customer.last_activity_at = now
-            customer.pool_warned_at = None
-            fields_written.update({"owner", "department", "last_activity_at", "pool_warned_at"})
-        _derive(customer)
-        diff = audit_diff(before, audit_snapshot(customer, (*CUSTOMER_FIELDS, "external_id")))
-        if diff:
-            customer.version += 1
-            customer.updated_at = now
-            changes_by_pk[customer.pk] = diff
-            updated.append(customer)
-    if updated:
-        Customer.objects.bulk_update(updated, sorted(fields_written | {"name_norm", "phone_digits", "version",
-                                                                        "updated_at"}), batch_size=BATCH_SIZE)
-        OwnershipChange.objects.bulk_create(history, batch_size=BATCH_SIZE)
-        audit_record_bulk(actor=actor, instances=updated, action="update", changes_by_pk=changes_by_pk, note=note)
-    if updated:
-        search.customer_index([c.pk for c in updated])
-    n_updates = sum(1 for p in plans if p.action == "update")  # unchanged rows count as updated too
-    return len(new_customers), n_updates, rejected
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key])
+        if not cursor.fetchone()[0]:
+            return ImportJob.objects.get(pk=job_id)
+    try:
+        job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+        if job.status != ImportJob.Status.RUNNING:
+            return job
+        spec = job.dry_run["run"]["chunks"][chunk]
+        table = read_table(file_name=job.file_name, content=bytes(job.content), encoding=job.encoding)
+        _import_rows(job=job, actor=job.created_by, table=table, rows=import_chunks.expand(spec["rows"]),
+                     done=spec["done"], batch_size=batch_size, chunk=chunk)
+        return _finish(job_id=job_id, actor=job.created_by)
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+        except DatabaseError:
+            pass
 
 
 # -- templates -----------------------------------------------------------------------------------

@@ -41,12 +41,16 @@ import time
 import unicodedata
 from collections.abc import Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from django.db import connection, transaction
 from django.db.models import Q
 from pypinyin import lazy_pinyin
+from pypinyin.constants import RE_HANS
+
+from crm.org.enums import Scope
+from crm.org.scoping import scope_q, subtree_ids
 
 from .models import Contact, Customer
 from .normalize import company_name_normalize, credit_code_normalize, phone_digits
@@ -61,13 +65,30 @@ def _fold(text: str) -> str:
     return _WORDCHARS.sub("", unicodedata.normalize("NFKC", text or "").lower()).replace("_", "")
 
 
+# pypinyin converts each run of Chinese characters on its own (it splits the text at the
+# characters it has no pinyin for, then segments each run into words): the pinyin of a text
+# is the pinyin of its runs, one after the other. Runs repeat far more than whole names do
+# (北京, 科技, 有限公司, ...), so they are cached one by one.
+_HANS_RUN = re.compile(RE_HANS.pattern.removeprefix("^").removesuffix("$"))
+
+
+@lru_cache(maxsize=65536)
+def _run_pinyin(run: str) -> tuple[str, ...]:
+    return tuple(s for s in lazy_pinyin(run, errors="ignore") if s)
+
+
+def _pinyin(text: str) -> list[str]:
+    """``[s for s in lazy_pinyin(text, errors="ignore") if s]``, from cached runs."""
+    return [s for run in _HANS_RUN.findall(text) for s in _run_pinyin(run)]
+
+
 @lru_cache(maxsize=65536)  # names repeat (people's names, imports): pinyin is the costly part
 def _name_tokens(name: str) -> frozenset[str]:
     text = _fold(name)
     tokens = {f"u:{ch}" for ch in text}
     tokens.update(f"b:{text[i:i + 2]}" for i in range(len(text) - 1))
     if _CJK.search(text):
-        syllables = [s for s in lazy_pinyin(text, errors="ignore") if s]
+        syllables = _pinyin(text)
         initials = [s[0] for s in syllables]  # one lookup serves both; same as Style.FIRST_LETTER
         for i in range(len(syllables)):
             tokens.add("p:" + "".join(syllables[i:])[:60])
@@ -83,8 +104,19 @@ def _phone_tokens(phone: str) -> set[str]:
     return {f"d:{digits[i:i + 4]}" for i in range(len(digits) - 3)}
 
 
+def scope_tokens(owner_id, department_id, region_id) -> set[str]:
+    """Who may see the row, as tokens: its owner, department and region (leaf ids). A search
+    by someone with a narrower scope ANDs the query with the OR of the tokens their scope
+    covers, so the GIN index alone finds the few matches inside a large region (instead of
+    intersecting the matches with a btree bitmap of the whole region). The row-level scope
+    filter stays, so a stale token can hide a row from a search but never show one."""
+    return {f"{prefix}{value}" for prefix, value in (("so:", owner_id), ("sd:", department_id),
+                                                      ("sr:", region_id)) if value}
+
+
 def customer_tokens(customer: Customer) -> list[str]:
     tokens = set(_name_tokens(customer.name)) | _name_tokens(customer.short_name)
+    tokens |= scope_tokens(customer.owner_id, customer.department_id, customer.region_id)
     tokens |= _phone_tokens(customer.phone)
     if customer.email:
         tokens.add(f"e:{customer.email.lower()}")
@@ -95,6 +127,8 @@ def customer_tokens(customer: Customer) -> list[str]:
 
 def contact_tokens(contact: Contact) -> list[str]:
     tokens = set(_name_tokens(contact.name))
+    customer = contact.customer
+    tokens |= scope_tokens(customer.owner_id, customer.department_id, customer.region_id)
     for phone in contact.phones:
         tokens |= _phone_tokens(phone)
     tokens.update(f"e:{e.lower()}" for e in contact.emails)
@@ -113,13 +147,38 @@ def _write(table: str, rows: list[tuple[int, list[str]]]) -> None:
 
 def customer_index(ids: Iterable[int]) -> None:
     """Recompute the search tokens of these customers (call after any change)."""
-    customers = Customer.objects.filter(pk__in=list(ids)).only("name", "short_name", "phone", "email", "credit_code")
+    customers = Customer.objects.filter(pk__in=list(ids)).only(
+        "name", "short_name", "phone", "email", "credit_code", "owner", "department", "region")
     _write(Customer._meta.db_table, [(c.pk, customer_tokens(c)) for c in customers])
 
 
 def contact_index(ids: Iterable[int]) -> None:
-    contacts = Contact.objects.filter(pk__in=list(ids)).only("name", "phones", "emails")
+    contacts = Contact.objects.filter(pk__in=list(ids)).select_related("customer").only(
+        "name", "phones", "emails", "customer__owner", "customer__department", "customer__region")
     _write(Contact._meta.db_table, [(c.pk, contact_tokens(c)) for c in contacts])
+
+
+_SCOPE_LEXEMES = "^s[odr]:"
+
+
+def scope_index(customer_ids: Iterable[int]) -> None:
+    """Refresh the scope tokens of these customers and their contacts after their owner,
+    department or region changed (transfers, handovers, the pool, merges, imports): one
+    statement per table, the other tokens kept as they are."""
+    ids = list(customer_ids)
+    if not ids:
+        return
+    customer_table, contact_table = Customer._meta.db_table, Contact._meta.db_table
+    fresh = ("array_remove(ARRAY['so:' || c.owner_id, 'sd:' || c.department_id, 'sr:' || c.region_id], NULL)")
+    kept = ("ARRAY(SELECT t FROM unnest(tsvector_to_array(coalesce({alias}.search_vector, ''::tsvector))) AS t "
+            f"WHERE t !~ '{_SCOPE_LEXEMES}')")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {customer_table} AS c SET search_vector = array_to_tsvector({kept.format(alias='c')} || {fresh}) "
+            "WHERE c.id = ANY(%s)", [ids])
+        cursor.execute(
+            f"UPDATE {contact_table} AS k SET search_vector = array_to_tsvector({kept.format(alias='k')} || {fresh}) "
+            f"FROM {customer_table} AS c WHERE k.customer_id = c.id AND c.id = ANY(%s)", [ids])
 
 
 # -- querying ------------------------------------------------------------------------------------
@@ -312,15 +371,49 @@ def _newest_matching(window_qs, columns: list[str], parsed: ParsedQuery, limit: 
         return [row[0] for row in cursor.fetchall()]
 
 
-def search_customers(*, qs, parsed: ParsedQuery, limit: int = 20) -> list[Customer]:
-    """``qs`` is already limited to what the user may see.
+def _scope_tsquery(actor) -> str | None:
+    """The OR of the scope tokens the actor's scope covers (None: sees everything). The same
+    rule as crm.org.scoping.scope_q."""
+    if actor is None:
+        return None
+    scope = actor.effective_scope()
+    if scope == Scope.ALL:
+        return None
+    terms = [f"so:{actor.pk}"]
+    if scope == Scope.DEPARTMENT and actor.department_id:
+        terms += [f"sd:{pk}" for pk in subtree_ids(actor.department)]
+    elif scope == Scope.REGION and actor.region_id:
+        terms += [f"sr:{pk}" for pk in subtree_ids(actor.region)]
+    return "(" + " | ".join(_lexeme(t) for t in terms) + ")"
+
+
+def _scoped_matches(qs, parsed: ParsedQuery, *, actor, customer: bool):
+    """The matches of ``parsed`` in ``qs``. With an ``actor`` whose scope is narrower than
+    everything, the GIN index itself applies the scope (scope tokens ANDed to the query) on
+    an unscoped base, and the scope is checked again row by row (scope_q, not indexable), so
+    the planner has no reason to intersect the matches with a bitmap of the whole scope."""
+    scope = _scope_tsquery(actor) if actor is not None and actor.is_active else None
+    if scope is None:
+        return _verified(qs, parsed, customer=customer)
+    model = qs.model
+    base = model.objects.filter(scope_q(model, actor, indexable=False))
+    base = base.live() if customer else base  # contacts never belong to a merged customer
+    narrowed = replace(parsed, tsquery=f"({parsed.tsquery}) & {scope}")
+    return _verified(base, narrowed, customer=customer)
+
+
+def search_customers(*, qs, parsed: ParsedQuery, limit: int = 20, actor=None) -> list[Customer]:
+    """``qs`` is already limited to what the user may see. When ``qs`` is exactly what
+    ``actor`` may see (customer_list_visible_to, no further filter), pass the ``actor`` too:
+    the search index then applies the scope itself (much faster for a manager of a large
+    region); the final rows are still read through ``qs``.
 
     Rare queries: every match (at most RARE_LIMIT + 1, narrow columns) through the GIN index,
     ranked here: exact name (or phone, e-mail, credit code) first, then names that start with
     the query, then shorter names, then the newest. Common queries (more matches than that):
     exact and prefix name hits through the name_norm btree, then the newest matches through
     the updated_at index (matches are dense, so a few rows are read)."""
-    matches = _verified(qs, parsed, customer=True)
+    matches = _scoped_matches(qs, parsed, actor=actor, customer=True)
     norm = company_name_normalize(parsed.text) if parsed.kind in ("name", "pinyin") else ""
     common = _surely_common(Customer, parsed)
     with _planner():
@@ -358,9 +451,9 @@ def search_customers(*, qs, parsed: ParsedQuery, limit: int = 20) -> list[Custom
     return _in_order(qs, ids)
 
 
-def search_contacts(*, qs, parsed: ParsedQuery, limit: int = 20) -> list[Contact]:
+def search_contacts(*, qs, parsed: ParsedQuery, limit: int = 20, actor=None) -> list[Contact]:
     """As search_customers; common queries list the contacts of the newest customers first."""
-    matches = _verified(qs, parsed, customer=False)
+    matches = _scoped_matches(qs, parsed, actor=actor, customer=False)
     common = _surely_common(Contact, parsed)
     with _planner():
         rows = [] if common else list(matches.order_by().values_list("pk", "name", "updated_at")[:RARE_LIMIT + 1])
@@ -379,3 +472,9 @@ def search_contacts(*, qs, parsed: ParsedQuery, limit: int = 20) -> list[Contact
             rest = matches.exclude(pk__in=ids).order_by("-id").values_list("pk", flat=True)
             ids += list(rest[:limit - len(ids)])
     return _in_order(qs, ids)
+
+
+# -- the token scheme, for other apps' search (the catalog's products) -----------------------------
+fold_text = _fold
+name_tokens = _name_tokens
+tsquery_lexeme = _lexeme

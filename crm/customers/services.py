@@ -231,6 +231,7 @@ def customer_update(*, actor, customer_id: int, data: dict, version: int | None 
             raise StaleVersion(current=customer.version)
         before = audit_snapshot(customer, CUSTOMER_FIELDS)
         identity_before = (customer.name, customer.phone, customer.email, customer.credit_code)
+        scope_before = (customer.owner_id, customer.department_id, customer.region_id)
         for key, value in clean.items():
             if key in CUSTOMER_FIELDS:
                 setattr(customer, key, value)
@@ -249,6 +250,8 @@ def customer_update(*, actor, customer_id: int, data: dict, version: int | None 
                     "ids": ", ".join(str(c["id"]) for c in candidates), "reason": override_reason or "-"}
             audit_record(actor=actor, instance=customer, action="update", changes=changes, note=note)
         search.customer_index([customer.pk])
+        if (customer.owner_id, customer.department_id, customer.region_id) != scope_before:
+            search.scope_index([customer.pk])  # its contacts' scope tokens
     return customer
 
 
@@ -309,6 +312,7 @@ def _reassign(*, actor, customers: list[Customer], owners: list, reason: str, no
     OwnershipChange.objects.bulk_create(history, batch_size=1000)
     audit_record_bulk(actor=actor, instances=moved, action=reason, changes_by_pk=changes_by_pk,
                       note=note)
+    search.scope_index([c.pk for c in moved])
     return len(moved)
 
 
@@ -352,6 +356,7 @@ def _release(customers: list[Customer], *, actor, note: str) -> int:
         version=F("version") + 1, updated_at=now)
     OwnershipChange.objects.bulk_create(history, batch_size=1000)
     audit_record_bulk(actor=actor, instances=customers, action="release", changes_by_pk=changes, note=note)
+    search.scope_index([c.pk for c in customers])
     return len(customers)
 
 

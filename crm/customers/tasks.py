@@ -39,3 +39,58 @@ def customers_import_run_task(self, job_id: int) -> dict:
         raise
     return {"status": job.status, "created": job.created_rows, "updated": job.updated_rows,
             "rejected": job.rejected_rows}
+
+
+@shared_task(bind=True, name="customers.import_check", soft_time_limit=600, time_limit=660,
+             acks_late=True, max_retries=3, default_retry_delay=30)
+def customers_import_check_task(self, job_id: int, check_id: str) -> dict:
+    """Dry-run a big uploaded file (in the schema it was queued from). Safe to retry: only the
+    newest check of a job not yet started writes its result."""
+    from celery.exceptions import SoftTimeLimitExceeded
+    from django.db import InterfaceError, OperationalError
+    from django.utils.translation import gettext as _
+
+    from .imports import import_job_check_execute, import_job_check_fail
+
+    try:
+        job = import_job_check_execute(job_id=job_id, check_id=check_id)
+    except (OperationalError, InterfaceError) as exc:
+        if self.request.retries < self.max_retries and not self.request.is_eager:
+            raise self.retry(exc=exc) from exc
+        import_job_check_fail(job_id=job_id, check_id=check_id, error=_("数据库连接出错，预检已中止：%(e)s") % {"e": exc})
+        raise
+    except SoftTimeLimitExceeded:
+        import_job_check_fail(job_id=job_id, check_id=check_id, error=_("预检超过时间上限，已中止。"))
+        raise
+    except Exception as exc:
+        import_job_check_fail(job_id=job_id, check_id=check_id, error=_("预检失败：%(e)s") % {"e": exc})
+        raise
+    return {"status": job.status, "summary": job.dry_run.get("summary", {})}
+
+
+@shared_task(bind=True, name="customers.import_chunk", soft_time_limit=1800, time_limit=1900,
+             acks_late=True, max_retries=3, default_retry_delay=30)
+def customers_import_chunk_task(self, job_id: int, chunk: int) -> dict:
+    """Import one chunk of a big job (queued by customers.import_run, in the same schema).
+    Safe to retry: the chunk resumes after its last committed batch."""
+    from celery.exceptions import SoftTimeLimitExceeded
+    from django.db import InterfaceError, OperationalError
+    from django.utils.translation import gettext as _
+
+    from .imports import import_chunk_execute, import_job_fail
+
+    part = {"n": chunk + 1}
+    try:
+        job = import_chunk_execute(job_id=job_id, chunk=chunk)
+    except (OperationalError, InterfaceError) as exc:
+        if self.request.retries < self.max_retries and not self.request.is_eager:
+            raise self.retry(exc=exc) from exc
+        import_job_fail(job_id=job_id, error=_("数据库连接出错，导入（第 %(n)s 部分）已中止：%(e)s") % {**part, "e": exc})
+        raise
+    except SoftTimeLimitExceeded:
+        import_job_fail(job_id=job_id, error=_("导入（第 %(n)s 部分）超过时间上限，已中止；再次运行会从中断处继续。") % part)
+        raise
+    except Exception as exc:
+        import_job_fail(job_id=job_id, error=_("导入（第 %(n)s 部分）失败：%(e)s") % {**part, "e": exc})
+        raise
+    return {"status": job.status, "chunk": chunk}

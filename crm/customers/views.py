@@ -30,9 +30,9 @@ from .forms import CUSTOM_PREFIX, ContactForm, CustomerForm, HandoverForm
 from .models import Contact, Customer
 
 PAGE_SIZE = 50
-FILTER_KEYS = ("owner", "region", "stage", "level", "tag", "idle_days", "updated_after", "updated_before")
+FILTER_KEYS = ("owner", "region", "stage", "level", "tag", "idle_days", "updated_after", "updated_before",
+               "sort")
 TIMELINE_TEMPLATE = "activities/_timeline.html"
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -54,36 +54,21 @@ def _is_manager(user) -> bool:
     return user.effective_scope() != Scope.OWN
 
 
-def _cursor_encode(at: datetime.datetime, pk: int) -> str:
-    delta = at - _EPOCH
-    micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return f"{micros}.{pk}"
-
-
-def _cursor_decode(raw: str) -> tuple[datetime.datetime, int] | None:
+def _keyset_page(qs, request, *, sort):
+    """One page of ``qs`` in ``sort`` order after the ``after`` cursor: a range scan on the
+    sort's (…, key, id) index, never an OFFSET. A cursor that is malformed or from another
+    sort starts again at the first page."""
     try:
-        micros, pk = raw.split(".")
-        return _EPOCH + datetime.timedelta(microseconds=int(micros)), int(pk)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _keyset_page(qs, request, *, field: str = "updated_at"):
-    """One page of ``qs`` newest first by (field, id), after the ``after`` cursor: a range
-    scan on the (…, -updated_at, -id) indexes, never an OFFSET."""
-    qs = qs.order_by(f"-{field}", "-id")
-    cursor = _cursor_decode(request.GET.get("after", ""))
-    if cursor:
-        at, pk = cursor
-        qs = qs.filter(Q(**{f"{field}__lt": at}) | Q(**{field: at, "id__lt": pk}))
-    rows = list(qs[:PAGE_SIZE + 1])
+        page = selectors.customer_list_page(qs, sort=sort, cursor=request.GET.get("after") or None,
+                                            limit=PAGE_SIZE)
+    except ValidationError:
+        page = selectors.customer_list_page(qs, sort=sort, limit=PAGE_SIZE)
     next_url = None
-    if len(rows) > PAGE_SIZE:
-        rows = rows[:PAGE_SIZE]
+    if page.next_cursor:
         params = request.GET.copy()
-        params["after"] = _cursor_encode(getattr(rows[-1], field), rows[-1].pk)
+        params["after"] = page.next_cursor
         next_url = "?" + params.urlencode()
-    return rows, next_url
+    return page.rows, next_url
 
 
 def _id_page(qs, request):
@@ -102,10 +87,16 @@ def _id_page(qs, request):
     return rows, next_url
 
 
-def _filter_query(params: QueryDict) -> str:
-    """The filter part of a query string (what a saved view stores)."""
+def _filter_query(params: QueryDict, *, sorting: bool = True) -> str:
+    """The filter and sort part of a query string (what a saved view stores); an unknown
+    or default sort is left out."""
     kept = QueryDict(mutable=True)
     for key in FILTER_KEYS:
+        if key == "sort":
+            value = params.get("sort", "")
+            if sorting and value in selectors.CUSTOMER_SORTS and value != selectors.CUSTOMER_SORT_DEFAULT:
+                kept["sort"] = value
+            continue
         values = [v for v in params.getlist(key) if v]
         if values:
             kept.setlist(key, values)
@@ -146,18 +137,27 @@ def customer_list(request):
     base = selectors.customer_list_visible_to(actor=user)
     error = None
     try:
+        sort = selectors.customer_sort_get(request.GET.get("sort"))
+    except ValidationError as exc:
+        sort = selectors.customer_sort_get(None)
+        messages.warning(request, _("%(error)s 已按默认方式（%(default)s）排序。") % {
+            "error": " ".join(exc.messages), "default": sort.label})
+    try:
         qs = selectors.customer_list_filter(base, request.GET)
     except ValidationError as exc:
         error = " ".join(exc.messages)
         qs = base.none()
-    rows, next_url = _keyset_page(qs, request)
+    rows, next_url = _keyset_page(qs, request, sort=sort)
     stages = _stages()
     filter_query = _filter_query(request.GET)
     owners = list(staff_in_scope_of(actor=user).order_by("full_name"))
     return render(request, "customers/list.html", {
         "customers": rows, "next_url": next_url, "is_first_page": not request.GET.get("after"),
         "filter_error": error, "f": request.GET, "filter_query": filter_query,
-        "filtered": bool(filter_query),
+        "filtered": bool(_filter_query(request.GET, sorting=False)),
+        "sort": sort, "sorts": list(selectors.CUSTOMER_SORTS.values()),
+        "filter_pairs": list(QueryDict(_filter_query(request.GET, sorting=False)).lists()),
+        "saveable": bool(filter_query),
         "owners": owners, "regions": region_tree(), "stages": stages, "levels": CustomerLevel.choices,
         "saved_views": selectors.saved_views_for(actor=user),
         "can_transfer": _is_manager(user), "transfer_to": owners if _is_manager(user) else [],
@@ -454,9 +454,9 @@ def search_view(request):
     customers, contacts = [], []
     if parsed is not None:
         customers = search.search_customers(qs=selectors.customer_list_visible_to(actor=request.user),
-                                            parsed=parsed, limit=limit)
+                                            parsed=parsed, limit=limit, actor=request.user)
         contacts = search.search_contacts(qs=selectors.contact_list_visible_to(actor=request.user), parsed=parsed,
-                                          limit=limit)
+                                          limit=limit, actor=request.user)
     context = {"q": q, "customers": customers, "contacts": contacts, "searched": parsed is not None}
     if partial:
         return render(request, "customers/_search_results.html", context)

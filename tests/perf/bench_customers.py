@@ -1,7 +1,9 @@
-"""Customers benchmark: list first pages, one-click search per query shape, duplicate check.
+"""Customers benchmark: list first pages, one-click search per query shape, duplicate check,
+activity lists and timelines, the bulk duplicate scan.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/qiao_bench REDIS_URL=redis://127.0.0.1:6379/7 \\
-        .venv/bin/python tests/perf/bench_customers.py --customers 1000000 --contacts 2000000
+        .venv/bin/python tests/perf/bench_customers.py --customers 1000000 --contacts 2000000 \\
+        --activities 5000000 --scan
 
 The data comes from gen_customers.py (tenant ``bench-cust``, reused when it already has the
 requested size; --drop removes it at the end). Every query shape runs ``--repeat`` times with a
@@ -10,7 +12,9 @@ see), after a warm-up; p50/p95 are wall-clock times of the Python function the A
 (SQL + model loading, no HTTP). Each shape is also EXPLAINed (the SQL captured from the real
 call) and the plan node types printed: a Seq Scan on customers_customer or customers_contact
 is a failure. Targets (issue 3): list p95 < 30 ms, search p95 < 30 ms per shape,
-duplicate check p95 < 20 ms.
+duplicate check p95 < 20 ms, bulk duplicate scan (--scan, dedup.duplicate_groups over the whole
+tenant, once) < 5 minutes. Activity lists (first page of 50) and a customer's timeline are held
+to the list target.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ import gen_customers as gen  # noqa: E402
 LIST_TARGET = 0.030
 SEARCH_TARGET = 0.030
 DUP_TARGET = 0.020
-BIG_TABLES = ("customers_customer", "customers_contact")
+SCAN_TARGET = 300.0
+BIG_TABLES = ("customers_customer", "customers_contact", "activities_activity")
 
 
 def _plan_nodes(plan: dict, out: list[str]) -> None:
@@ -131,6 +136,8 @@ def main(argv=None) -> list[str]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--contacts", type=int, default=40000)
+    parser.add_argument("--activities", type=int, default=0)
+    parser.add_argument("--scan", action="store_true", help="time the bulk duplicate scan too")
     parser.add_argument("--repeat", type=int, default=40, help="timed runs per shape")
     parser.add_argument("--fresh", action="store_true", help="regenerate the data")
     parser.add_argument("--drop", action="store_true", help="remove the bench tenant at the end")
@@ -146,17 +153,20 @@ def main(argv=None) -> list[str]:
 
     settings.DEBUG = False  # no query log (CaptureQueriesContext turns it on where needed)
 
-    from crm.customers import search, selectors
-    from crm.customers.api.views import filter_customers
+    from crm.activities import selectors as activity_selectors
+    from crm.customers import dedup, search, selectors
     from crm.customers.models import Contact, Customer
     from crm.org.models import Region, User
 
     summary: list[str] = []
-    bl.banner(f"customers: {args.customers:,} customers, {args.contacts:,} contacts")
+    bl.banner(f"customers: {args.customers:,} customers, {args.contacts:,} contacts, "
+              f"{args.activities:,} activities")
     command = (f"DATABASE_URL=... REDIS_URL=... .venv/bin/python tests/perf/gen_customers.py "
-               f"--customers {args.customers} --contacts {args.contacts} --seed {args.seed} --slug {args.slug}")
+               f"--customers {args.customers} --contacts {args.contacts} --activities {args.activities} "
+               f"--seed {args.seed} --slug {args.slug}")
     bl.say(f"generator: {command}")
-    tenant, timings = gen.ensure(args.customers, args.contacts, fresh=args.fresh, seed=args.seed)
+    tenant, timings = gen.ensure(args.customers, args.contacts, args.activities, fresh=args.fresh,
+                                 seed=args.seed)
     size_lines = gen.report_size(tenant)
     for line in size_lines:
         bl.say(line)
@@ -182,7 +192,7 @@ def main(argv=None) -> list[str]:
         colleagues = [u for u in sales if u.region.path.startswith(manager.region.path)]
 
         def list_page(actor, params: str):
-            qs = filter_customers(selectors.customer_list_visible_to(actor=actor), QueryDict(params))
+            qs = selectors.customer_list_filter(selectors.customer_list_visible_to(actor=actor), QueryDict(params))
             return list(qs.order_by("-updated_at", "-id")[:50])
 
         list_cases = [
@@ -249,8 +259,10 @@ def main(argv=None) -> list[str]:
                 rng.shuffle(values)
                 parsed_values = [search.parse_query(v) for v in values]
                 for target_label, fn in (
-                        ("customers", lambda p, q=cqs: search.search_customers(qs=q, parsed=p, limit=10)),
-                        ("contacts", lambda p, q=kqs: search.search_contacts(qs=q, parsed=p, limit=10))):
+                        ("customers", lambda p, q=cqs, a=actor: search.search_customers(qs=q, parsed=p, limit=10,
+                                                                                        actor=a)),
+                        ("contacts", lambda p, q=kqs, a=actor: search.search_contacts(qs=q, parsed=p, limit=10,
+                                                                                      actor=a))):
                     times = timed(fn, parsed_values, args.repeat)
                     line, ok = fmt(times, SEARCH_TARGET)
                     kind = parsed_values[0].kind
@@ -279,6 +291,54 @@ def main(argv=None) -> list[str]:
         if bad:
             seq_bad.append("duplicate check")
 
+        # -- (d) activities ---------------------------------------------------------------------
+        if args.activities:
+            bl.banner("(d) activities: list first page of 50 (newest first), a customer's timeline, today")
+            busy = list(Customer.objects.filter(owner__isnull=False, last_activity_at__isnull=False)
+                        .order_by("?").values_list("pk", flat=True)[:200])
+            salesperson_customers = list(Customer.objects.filter(owner=salesperson).values_list("pk", flat=True)[:200])
+
+            def activity_page(actor):
+                return list(activity_selectors.activity_list_visible_to(actor=actor)
+                            .order_by("-occurred_at", "-id")[:50])
+
+            activity_cases = [
+                ("salesperson: activity list", lambda _s: activity_page(salesperson), [None]),
+                ("manager: activity list (region)", lambda _s: activity_page(manager), [None]),
+                ("executive: activity list (all)", lambda _s: activity_page(executive), [None]),
+                ("executive: customer timeline", lambda pk: activity_selectors.activity_timeline(
+                    actor=executive, customer_id=pk, limit=50), busy),
+                ("salesperson: own customer timeline", lambda pk: activity_selectors.activity_timeline(
+                    actor=salesperson, customer_id=pk, limit=50), salesperson_customers or busy),
+                ("salesperson: today page", lambda _s: activity_selectors.today_for(actor=salesperson), [None]),
+            ]
+            for label, fn, samples in activity_cases:
+                samples = list(samples)
+                rng.shuffle(samples)
+                times = timed(fn, samples, args.repeat)
+                line, ok = fmt(times, LIST_TARGET)
+                bl.say(f"  {label:<38} {line}")
+                results.append((f"activities {label}", times, LIST_TARGET))
+                plan_lines, bad = captured_plans(lambda fn=fn, s=samples[0]: fn(s))
+                plans[f"activities {label}"] = (plan_lines, bad)
+                if bad:
+                    seq_bad.append(f"activities {label}")
+
+        # -- (e) the bulk duplicate scan -----------------------------------------------------------
+        if args.scan:
+            bl.banner("(e) bulk duplicate scan over the whole tenant (dedup.duplicate_groups, once)")
+            started = time.perf_counter()
+            groups = dedup.duplicate_groups(actor=executive, limit=10**9)
+            took = time.perf_counter() - started
+            grouped = sum(len(g.ids) for g in groups)
+            bl.say(f"  {len(groups):,} candidate groups covering {grouped:,} customers in {bl.fmt_s(took)} "
+                   f"(target {bl.fmt_s(SCAN_TARGET)}): {bl.verdict(took < SCAN_TARGET)}")
+            results.append(("bulk duplicate scan", [took], SCAN_TARGET))
+            scan_line = (f"  bulk duplicate scan: {len(groups):,} groups, {grouped:,} customers, {bl.fmt_s(took)} "
+                         f"(target {bl.fmt_s(SCAN_TARGET)}): {bl.verdict(took < SCAN_TARGET)}")
+        else:
+            scan_line = ""
+
         # -- EXPLAIN ----------------------------------------------------------------------------
         bl.banner("EXPLAIN: plan node types of every statement on the big tables")
         for key, (lines, bad) in plans.items():
@@ -296,6 +356,7 @@ def main(argv=None) -> list[str]:
     lists = [r for r in results if r[0].startswith("list")]
     searches = [r for r in results if r[0].startswith("search")]
     dups = [r for r in results if r[0] == "duplicate check"]
+    activity_rows = [r for r in results if r[0].startswith("activities")]
 
     def group(rows, target):
         p95 = max(bl.percentile(t, 95) for _k, t, _x in rows)
@@ -303,11 +364,16 @@ def main(argv=None) -> list[str]:
         return f"worst p50 {bl.fmt_ms(p50)}, worst p95 {bl.fmt_ms(p95)} (target {bl.fmt_ms(target)}): " \
                f"{bl.verdict(p95 < target)}"
 
-    summary.append(f"customers ({args.customers:,} customers, {args.contacts:,} contacts; generator: {command})")
+    summary.append(f"customers ({args.customers:,} customers, {args.contacts:,} contacts, "
+                   f"{args.activities:,} activities; generator: {command})")
     summary.extend(size_lines)
     summary.append(f"  list first page, {len(lists)} cases: {group(lists, LIST_TARGET)}")
     summary.append(f"  search, {len(searches)} shape x actor x table cases: {group(searches, SEARCH_TARGET)}")
     summary.append(f"  duplicate check: {group(dups, DUP_TARGET)}")
+    if activity_rows:
+        summary.append(f"  activities, {len(activity_rows)} cases: {group(activity_rows, LIST_TARGET)}")
+    if scan_line:
+        summary.append(scan_line)
     summary.append(f"  worst case: {worst[0]} p95 {bl.fmt_ms(bl.percentile(worst[1], 95))}")
     for k, t, target in missed:
         summary.append(f"  NOT MET: {k} p95 {bl.fmt_ms(bl.percentile(t, 95))} >= {bl.fmt_ms(target)}")
@@ -315,7 +381,7 @@ def main(argv=None) -> list[str]:
                    + (", ".join(seq_bad) if seq_bad else "none") + (" NOT MET" if seq_bad else ""))
     if args.customers < 1_000_000:
         summary.append("  full scale (issue 3): .venv/bin/python tests/perf/bench_customers.py "
-                       "--customers 1000000 --contacts 2000000")
+                       "--customers 1000000 --contacts 2000000 --activities 5000000 --scan")
     bl.banner("customers summary")
     for line in summary:
         bl.say(line)

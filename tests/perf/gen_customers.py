@@ -1,10 +1,11 @@
 """Generate realistic Chinese customers and contacts into ONE benchmark tenant, fast.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/qiao_bench REDIS_URL=redis://127.0.0.1:6379/7 \\
-        .venv/bin/python tests/perf/gen_customers.py --customers 1000000 --contacts 2000000
+        .venv/bin/python tests/perf/gen_customers.py --customers 1000000 --contacts 2000000 --activities 5000000
 
 Companies are put together from realistic parts (city + brand words + industry + legal form,
-sometimes 品牌+行业（城市）+法律形式), people from common surnames and given names; mobile
+sometimes 品牌+行业（城市）+法律形式; ~2 % are the same company entered again under another legal
+form, half of those with the same phone, as before a go-live clean-up), people from common surnames and given names; mobile
 and landline phones written in the usual styles (138-0013-8000, 0755-2878 0808, +86 ...),
 e-mails, valid unified social credit codes (check character from
 crm.customers.normalize.credit_code_check_char). Owners: a few hundred salespeople spread over a
@@ -19,7 +20,12 @@ again afterwards (with a large maintenance_work_mem), foreign-key triggers are s
 (session_replication_role = replica; the generator only writes ids it made), then
 VACUUM ANALYZE (autovacuum may be off).
 
-Activities (5,000,000 in the issue) belong to another model and are not generated here.
+Activities (``--activities``, 5,000,000 in the issue): visits, calls, meetings, notes and
+e-mails with Chinese subjects, outcomes and next steps, spread over each customer's life and
+ending at its ``last_activity_at`` (customers without one get none, or old ones if they sit in
+the pool); owner, department and region are the customer's owner's; about 12 % of visits and
+meetings have one or two colleagues as participants; ~0.5 % are planned visits in the coming
+two weeks.
 
 The tenant is ``bench-cust`` (schema t_bench_cust); a tenant of the same size is reused unless
 --fresh; --drop removes it.
@@ -150,6 +156,11 @@ class Tokeniser:
         into.update("d:" + digits[i:i + 4] for i in range(len(digits) - 3))
 
 
+def scope_tokens(owner_id, department_id, region_id) -> set[str]:
+    """As crm.customers.search.scope_tokens."""
+    return {f"{t}{v}" for t, v in (("so:", owner_id), ("sd:", department_id), ("sr:", region_id)) if v}
+
+
 def tsvector_literal(tokens) -> str:
     return " ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in tokens)
 
@@ -274,6 +285,11 @@ CUSTOMER_COLUMNS = ("id", "kind", "name", "short_name", "credit_code", "phone", 
                     "external_id", "name_norm", "phone_digits", "search_vector", "last_activity_at", "released_at",
                     "released_from_id", "pool_warned_at", "merged_into_id", "merged_at", "created_by_id",
                     "created_at", "updated_at", "version")
+ACTIVITY_COLUMNS = ("id", "kind", "customer_id", "contact_id", "subject", "body", "occurred_at", "duration_minutes",
+                    "outcome", "next_step", "next_step_at", "follow_up_task_id", "planned", "planned_by_id",
+                    "completed_at", "owner_id", "department_id", "region_id", "created_by_id", "created_at",
+                    "updated_at", "version")
+PARTICIPANT_COLUMNS = ("id", "activity_id", "user_id")
 CONTACT_COLUMNS = ("id", "customer_id", "name", "title", "department", "role", "phones", "emails", "wechat",
                    "birthday", "notes", "is_active", "search_vector", "created_by_id", "created_at", "updated_at",
                    "version")
@@ -308,6 +324,7 @@ def customer_rows(n: int, rng: random.Random, tok: Tokeniser, owners, start_id: 
     city_region = {c[0]: region_ids.get(c[0]) or region_ids.get(c[3]) for c in cities}
     legal_forms = [f for f, w in LEGAL for _ in range(w)]
     span = 3 * 365 * 86400
+    recent: list[tuple] = []  # the last companies made: duplicates are planted from here
     for i in range(start_id, start_id + n):
         city, area, code6, province = rng.choice(cities)
         if rng.random() < 0.7:
@@ -315,6 +332,9 @@ def customer_rows(n: int, rng: random.Random, tok: Tokeniser, owners, start_id: 
         else:
             brand = rng.choice(BRAND_WORDS) + (rng.choice(BRAND_CHARS) if rng.random() < 0.3 else "")
         industry = rng.choice(INDUSTRIES)
+        planted = recent and rng.random() < 0.02
+        if planted:  # the same company entered again (another legal form, another owner)
+            (city, area, code6, province), brand, industry, _phone = rng.choice(recent)
         legal = rng.choice(legal_forms)
         if industry.endswith("科技") and legal == "科技有限公司":
             legal = "有限公司"
@@ -332,6 +352,12 @@ def customer_rows(n: int, rng: random.Random, tok: Tokeniser, owners, start_id: 
             name = "".join(name_parts)
             short = brand if rng.random() < 0.6 else ""
         phone = mobile(rng) if individual or rng.random() < 0.55 else landline(rng, area)
+        if planted and rng.random() < 0.5:
+            phone = recent[-1][3] if rng.random() < 0.2 else rng.choice(recent)[3]
+        if not individual:
+            recent.append(((city, area, code6, province), brand, industry, phone))
+            if len(recent) > 2000:
+                del recent[:1000]
         digits = phone_digits(phone)
         brand_py = "".join(tok.part(brand)[1]) or "corp"
         email = ""
@@ -357,6 +383,7 @@ def customer_rows(n: int, rng: random.Random, tok: Tokeniser, owners, start_id: 
             tokens.add("e:" + email.lower())
         if code:
             tokens.add("c:" + code)
+        tokens.update(scope_tokens(owner[0] if owner else None, owner[2] if owner else None, rid))
         last = updated - timedelta(days=rng.randrange(60)) if rng.random() < 0.8 else None
         row = (i, "individual" if individual else "company", name, short, code, phone, email,
                rng.choice(INDUSTRY_LABEL), rid,
@@ -368,15 +395,20 @@ def customer_rows(n: int, rng: random.Random, tok: Tokeniser, owners, start_id: 
                _ts(last) if last and owner else None,
                _ts(updated) if owner is None else None, None, None, None, None, None,
                _ts(created), _ts(updated), 1)
-        yield "\t".join(copy_text(v) for v in row) + "\n", (brand_py, email.split("@")[1] if email else "")
+        yield "\t".join(copy_text(v) for v in row) + "\n", (
+            brand_py, email.split("@")[1] if email else "",
+            (owner[0], owner[2], rid) if owner else (None, None, rid), created, last if owner else updated)
 
 
-def contact_rows(n: int, customers: int, domains: list, rng: random.Random, tok: Tokeniser):
+def contact_rows(n: int, customers: int, domains: list, rng: random.Random, tok: Tokeniser,
+                 first_contact: list | None = None, scopes: list | None = None):
     from crm.customers.normalize import phone_digits
 
     span = 3 * 365 * 86400
     for i in range(1, n + 1):
         customer_id = rng.randrange(1, customers + 1)
+        if first_contact is not None and first_contact[customer_id - 1] is None:
+            first_contact[customer_id - 1] = i
         sur, given = rng.choice(SURNAMES), rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.65 else "")
         name = sur + given
         phones = [mobile(rng)]
@@ -392,12 +424,77 @@ def contact_rows(n: int, customers: int, domains: list, rng: random.Random, tok:
         for p in phones:
             tok.digits(phone_digits(p), tokens)
         tokens.update("e:" + e.lower() for e in emails)
+        if scopes:
+            owner_id, department_id, region_id = scopes[customer_id - 1][0]
+            tokens.update(scope_tokens(owner_id, department_id, region_id))
         created = NOW - timedelta(seconds=rng.randrange(span))
         updated = created + timedelta(seconds=rng.randrange(max(1, int((NOW - created).total_seconds()))))
         row = (i, customer_id, name, rng.choice(TITLES), rng.choice(DEPTS), rng.choice(ROLES), pg_array(phones),
                pg_array(emails), "", None, "", "t", tsvector_literal(sorted(tokens)), None, _ts(created),
                _ts(updated), 1)
         yield "\t".join(copy_text(v) for v in row) + "\n"
+
+
+VISIT_TOPICS = ("年度采购计划", "新品演示", "技术方案交流", "报价澄清", "合同条款", "售后回访", "项目进度",
+                "付款安排", "招标准备", "样品测试反馈", "续约", "扩容需求", "培训安排", "竞品对比")
+OUTCOMES = ("客户认可方案，等待内部审批", "需要补充技术参数", "价格偏高，需重新报价", "已确认采购数量",
+            "关键人出差，改期再谈", "客户满意，可推荐同行", "项目暂缓到下季度", "已签意向书", "")
+NEXT_STEPS = ("发送正式报价", "安排技术交流", "寄送样品", "约见采购负责人", "准备合同草稿", "跟进付款",
+              "邀请参加展会", "提交投标文件", "")
+KIND_WEIGHTS = (("visit", 30), ("call", 35), ("meeting", 8), ("note", 17), ("email", 10))
+
+
+def activity_rows(n: int, customers: list, first_contact: list, sales_ids: list, rng: random.Random,
+                  participants: list):
+    """COPY lines of exactly ``n`` activities over ``customers`` ((owner, dept, region),
+    created, last), about n / len(customers) each (skewed: many have few, some many), the
+    newest at the customer's ``last``. Participant rows (activity id, user id) are appended to
+    ``participants``."""
+    kinds = [k for k, w in KIND_WEIGHTS for _ in range(w)]
+    with_history = [i for i, c in enumerate(customers) if c[2] is not None]
+    mean = n / max(1, len(with_history))
+    plan = [0] * len(customers)
+    total = 0
+    for i in with_history:
+        k = min(int(rng.expovariate(1 / mean)), n - total) if mean > 0 else 0
+        plan[i] = k
+        total += k
+        if total >= n:
+            break
+    while total < n and with_history:
+        plan[rng.choice(with_history)] += 1
+        total += 1
+    made = 0
+    for index, k in enumerate(plan):
+        if not k:
+            continue
+        (owner, dept, region), created, last = customers[index]
+        span = max(1, int((last - created).total_seconds()))
+        for j in range(k):
+            made += 1
+            at = last if j == 0 else last - timedelta(seconds=rng.randrange(span))
+            kind = rng.choice(kinds)
+            topic = rng.choice(VISIT_TOPICS)
+            planned = kind == "visit" and rng.random() < 0.005
+            if planned:
+                at = NOW + timedelta(hours=rng.randrange(1, 14 * 24))
+            actor = owner or rng.choice(sales_ids)
+            subject = {"visit": "拜访：", "call": "电话沟通：", "meeting": "会议：", "note": "备注：",
+                       "email": "邮件："}[kind] + topic
+            outcome = "" if planned else rng.choice(OUTCOMES)
+            step = "" if planned else rng.choice(NEXT_STEPS)
+            stamp = _ts(NOW if planned else at)
+            row = (made, kind, index + 1, first_contact[index] if rng.random() < 0.7 else None, subject,
+                   f"与客户就{topic}进行了沟通。" if not planned and rng.random() < 0.6 else "",
+                   _ts(at), rng.choice((15, 30, 45, 60, 90, 120)) if kind in ("visit", "meeting") else None,
+                   outcome, step, _ts(at + timedelta(days=rng.randrange(1, 15))) if step else None, None,
+                   "t" if planned else "f", actor if planned else None, None, actor, dept, region, actor,
+                   stamp, stamp, 1)
+            if kind in ("visit", "meeting") and rng.random() < 0.12:
+                for other in rng.sample(sales_ids, rng.choice((1, 1, 2))):
+                    if other != actor:
+                        participants.append((made, other))
+            yield "\t".join(copy_text(v) for v in row) + "\n"
 
 
 def _secondary_indexes(cursor, schema: str, table: str) -> list[tuple[str, str]]:
@@ -424,8 +521,11 @@ def _copy(raw, table: str, columns, lines, batch_bytes: int = 4 << 20) -> None:
             copy.write(buf.getvalue())
 
 
-def load(tenant, customers: int, contacts: int, seed: int = 42) -> dict:
-    """Replace the tenant's customers and contacts with generated ones."""
+TABLES = ("customers_customer", "customers_contact", "activities_activity", "activities_activity_participants")
+
+
+def load(tenant, customers: int, contacts: int, activities: int = 0, seed: int = 42) -> dict:
+    """Replace the tenant's customers, contacts and activities with generated ones."""
     from django.db import connection
 
     rng = random.Random(seed)
@@ -437,7 +537,8 @@ def load(tenant, customers: int, contacts: int, seed: int = 42) -> dict:
     raw = connection.connection  # psycopg 3
     t0 = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE customers_contactemployment, customers_ownershipchange, customers_mergerecord, "
+        cursor.execute("TRUNCATE activities_activity_participants, activities_activity, "
+                       "customers_contactemployment, customers_ownershipchange, customers_mergerecord, "
                        "customers_contact, customers_customer CASCADE")
         # Rebuilt afterwards from the template schema's definitions (so a load that was killed
         # half-way, after the drop, is repaired by the next run).
@@ -445,7 +546,7 @@ def load(tenant, customers: int, contacts: int, seed: int = 42) -> dict:
 
         template = settings.TENANT_TEMPLATE_SCHEMA
         dropped = []
-        for table in ("customers_customer", "customers_contact"):
+        for table in TABLES:
             for name, _definition in _secondary_indexes(cursor, schema, table):
                 cursor.execute(f'DROP INDEX "{schema}"."{name}"')
             for _name, definition in _secondary_indexes(cursor, template, table):
@@ -456,22 +557,38 @@ def load(tenant, customers: int, contacts: int, seed: int = 42) -> dict:
                 dropped.append(definition.replace(on, f' ON "{schema}".{table} '))
         cursor.execute("SET session_replication_role = replica")  # no FK triggers during the load
     domains = []
+    history = []  # per customer: (owner, department, region), created, last activity
     owners = _owners()
     started = time.perf_counter()
 
     def customer_lines():
         for line, info in customer_rows(customers, rng, tok, owners):
-            domains.append(info)
+            domains.append(info[:2])
+            history.append(info[2:])
             yield line
 
     _copy(raw, f'"{schema}".customers_customer', CUSTOMER_COLUMNS, customer_lines())
     timings["customers COPY"] = time.perf_counter() - started
     started = time.perf_counter()
-    _copy(raw, f'"{schema}".customers_contact', CONTACT_COLUMNS, contact_rows(contacts, customers, domains, rng, tok))
+    first_contact = [None] * customers
+    _copy(raw, f'"{schema}".customers_contact', CONTACT_COLUMNS,
+          contact_rows(contacts, customers, domains, rng, tok, first_contact, history))
     timings["contacts COPY"] = time.perf_counter() - started
+    domains.clear()
+    if activities:
+        started = time.perf_counter()
+        participants: list[tuple[int, int]] = []
+        sales_ids = [uid for uid, _rid, _did in owners[0]]
+        _copy(raw, f'"{schema}".activities_activity', ACTIVITY_COLUMNS,
+              activity_rows(activities, history, first_contact, sales_ids, rng, participants))
+        _copy(raw, f'"{schema}".activities_activity_participants', PARTICIPANT_COLUMNS,
+              (f"{n}\t{a}\t{u}\n" for n, (a, u) in enumerate(participants, 1)))
+        timings["activities COPY"] = time.perf_counter() - started
+    history.clear()  # free the memory before the index builds
+    first_contact.clear()
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = DEFAULT")
-        for table in ("customers_customer", "customers_contact"):
+        for table in TABLES:
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('\"{schema}\".{table}', 'id'), "
                            f"(SELECT coalesce(max(id), 1) FROM \"{schema}\".{table}))")
         started = time.perf_counter()
@@ -483,44 +600,55 @@ def load(tenant, customers: int, contacts: int, seed: int = 42) -> dict:
     # VACUUM cannot run inside a transaction block (Django's connection autocommits here)
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute(f'VACUUM ANALYZE "{schema}".customers_customer, "{schema}".customers_contact')
+        cursor.execute("VACUUM ANALYZE " + ", ".join(f'"{schema}".{table}' for table in TABLES))
     timings["vacuum analyze"] = time.perf_counter() - started
     timings["total"] = time.perf_counter() - t0
     connection.set_schema_to_public()
     return timings
 
 
-def sizes(tenant) -> dict[str, int]:
+def sizes(tenant) -> dict[str, tuple[int, int]]:
     from django.db import connection
 
     with connection.cursor() as cursor:
         out = {}
-        for table in ("customers_customer", "customers_contact"):
+        for table in TABLES:
             cursor.execute("SELECT pg_total_relation_size(%s::regclass), pg_relation_size(%s::regclass)",
                            [f'"{tenant.schema_name}".{table}'] * 2)
             out[table] = cursor.fetchone()
         return out
 
 
-def counts(tenant) -> tuple[int, int]:
+def counts(tenant) -> tuple[int, int, int]:
     from django.db import connection
 
+    schema = tenant.schema_name
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT (SELECT count(*) FROM "{tenant.schema_name}".customers_customer), '
-                       f'(SELECT count(*) FROM "{tenant.schema_name}".customers_contact)')
+        cursor.execute(f'SELECT (SELECT count(*) FROM "{schema}".customers_customer), '
+                       f'(SELECT count(*) FROM "{schema}".customers_contact), '
+                       f'(SELECT count(*) FROM "{schema}".activities_activity)')
         return cursor.fetchone()
 
 
-def ensure(customers: int, contacts: int, *, fresh: bool = False, seed: int = 42):
-    """The bench tenant with this many customers and contacts (reused when it already has them)."""
+def ensure(customers: int, contacts: int, activities: int = 0, *, fresh: bool = False, seed: int = 42):
+    """The bench tenant with this many customers, contacts and activities (reused when it
+    already has them). The public and template schemas are set up first, and a reused tenant
+    is brought up to date with the code's migrations."""
+    from django.core.management import call_command
+
+    bl.ensure_prerequisites()
     tenant = tenant_get()
-    if tenant is not None and not fresh and counts(tenant) == (customers, contacts):
-        bl.say(f"reusing tenant {SLUG}: {customers:,} customers, {contacts:,} contacts")
+    if tenant is not None:
+        call_command("migrate_schemas", schema_name=tenant.schema_name, interactive=False, verbosity=0)
+    if tenant is not None and not fresh and counts(tenant) == (customers, contacts, activities):
+        bl.say(f"reusing tenant {SLUG}: {customers:,} customers, {contacts:,} contacts, "
+               f"{activities:,} activities")
         return tenant, None
     if tenant is None:
         tenant = tenant_make()
-    bl.say(f"generating {customers:,} customers and {contacts:,} contacts into {SLUG} ...")
-    timings = load(tenant, customers, contacts, seed=seed)
+    bl.say(f"generating {customers:,} customers, {contacts:,} contacts and {activities:,} activities "
+           f"into {SLUG} ...")
+    timings = load(tenant, customers, contacts, activities, seed=seed)
     bl.say("  " + ", ".join(f"{k} {bl.fmt_s(v)}" for k, v in timings.items()))
     return tenant, timings
 
@@ -536,7 +664,8 @@ def report_size(tenant) -> list[str]:
         total += all_bytes
         lines.append(f"  {table}: {all_bytes / 2**20:,.0f} MB (heap {heap / 2**20:,.0f} MB, "
                      f"indexes+toast {(all_bytes - heap) / 2**20:,.0f} MB)")
-    lines.append(f"  data size on disk (pg_total_relation_size, customers + contacts): {total / 2**20:,.0f} MB")
+    lines.append(f"  data size on disk (pg_total_relation_size, customers + contacts + activities): "
+                 f"{total / 2**20:,.0f} MB")
     return lines
 
 
@@ -544,6 +673,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--contacts", type=int, default=40000)
+    parser.add_argument("--activities", type=int, default=0)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--fresh", action="store_true", help="regenerate even if the tenant has this size")
     parser.add_argument("--drop", action="store_true", help="remove the bench tenant and stop")
@@ -556,8 +686,9 @@ def main(argv=None) -> int:
         bl.say(f"dropped tenant {SLUG}")
         return 0
     bl.say(f"command: DATABASE_URL=... REDIS_URL=... .venv/bin/python tests/perf/gen_customers.py "
-           f"--customers {args.customers} --contacts {args.contacts} --seed {args.seed} --slug {args.slug}")
-    tenant, _t = ensure(args.customers, args.contacts, fresh=args.fresh, seed=args.seed)
+           f"--customers {args.customers} --contacts {args.contacts} --activities {args.activities} "
+           f"--seed {args.seed} --slug {args.slug}")
+    tenant, _t = ensure(args.customers, args.contacts, args.activities, fresh=args.fresh, seed=args.seed)
     for line in report_size(tenant):
         bl.say(line)
     return 0

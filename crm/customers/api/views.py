@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from crm.customers import search, selectors, services
 from crm.customers.models import Contact, Customer
@@ -31,6 +32,33 @@ class CustomerCursor(CursorPagination):
     ordering = ("-updated_at", "-id")
 
 
+def _page_size(request) -> int:
+    raw = request.query_params.get(CustomerCursor.page_size_query_param, "")
+    if raw.isdigit() and int(raw) > 0:
+        return min(int(raw), CustomerCursor.max_page_size)
+    return CustomerCursor.page_size
+
+
+def _sorted_page(request, qs, *, sort) -> Response:
+    """A keyset page of ``qs`` in the ``?sort=`` order, shaped like DRF's cursor pages
+    (``next``, ``previous``, ``results``); ``?cursor=`` comes from those links."""
+    page = selectors.customer_list_page(qs, sort=sort, cursor=request.query_params.get("cursor") or None,
+                                        limit=_page_size(request))
+    url = request.build_absolute_uri()
+    return Response({
+        "next": replace_query_param(url, "cursor", page.next_cursor) if page.next_cursor else None,
+        "previous": replace_query_param(url, "cursor", page.previous_cursor) if page.previous_cursor else None,
+        "sort": sort.value,
+        "results": CustomerSerializer(page.rows, many=True).data,
+    })
+
+
+CUSTOMER_PAGE = inline_serializer("CustomerPage", {
+    "next": serializers.URLField(allow_null=True), "previous": serializers.URLField(allow_null=True),
+    "sort": serializers.ChoiceField(choices=list(selectors.CUSTOMER_SORTS)),
+    "results": CustomerSerializer(many=True)})
+
+
 def _conflict(exc) -> Response:
     if isinstance(exc, services.CreditCodeTaken):
         existing = exc.existing
@@ -49,15 +77,20 @@ def _conflict(exc) -> Response:
 
 
 class CustomerListApi(StaffApiView):
-    @extend_schema(tags=["customers"], responses={200: CustomerSerializer(many=True)}, parameters=[
+    @extend_schema(tags=["customers"], operation_id="v1_customers_list", responses={200: CUSTOMER_PAGE}, parameters=[
         OpenApiParameter("owner", int), OpenApiParameter("region", int), OpenApiParameter("stage", str),
         OpenApiParameter("level", str), OpenApiParameter("tag", str, many=True),
-        OpenApiParameter("idle_days", int), OpenApiParameter("updated_after", str)])
+        OpenApiParameter("idle_days", int), OpenApiParameter("updated_after", str),
+        OpenApiParameter("sort", str, enum=list(selectors.CUSTOMER_SORTS), description=(
+            "-updated_at (default), updated_at, -created_at, created_at, last_activity_at (oldest "
+            "follow-up first: about to be released; never followed up counts as oldest), "
+            "-last_activity_at, name (pinyin order), -name")),
+        OpenApiParameter("cursor", str, description="from the next / previous links"),
+        OpenApiParameter("limit", int, description="page size, at most 200 (default 50)")])
     def get(self, request):
+        sort = selectors.customer_sort_get(request.query_params.get("sort"))
         qs = selectors.customer_list_filter(selectors.customer_list_visible_to(actor=request.user), request.query_params)
-        paginator = CustomerCursor()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(CustomerSerializer(page, many=True).data)
+        return _sorted_page(request, qs, sort=sort)
 
     @extend_schema(tags=["customers"], request=CustomerWriteSerializer,
                    responses={201: CustomerSerializer, 409: None})
@@ -242,9 +275,9 @@ class SearchApi(StaffApiView):
         if parsed is None:
             return Response({"query": q, "kind": None, "customers": [], "contacts": []})
         customers = search.search_customers(
-            qs=selectors.customer_list_visible_to(actor=request.user), parsed=parsed, limit=limit)
+            qs=selectors.customer_list_visible_to(actor=request.user), parsed=parsed, limit=limit, actor=request.user)
         contacts = search.search_contacts(
-            qs=selectors.contact_list_visible_to(actor=request.user), parsed=parsed, limit=limit)
+            qs=selectors.contact_list_visible_to(actor=request.user), parsed=parsed, limit=limit, actor=request.user)
         return Response({
             "query": q, "kind": parsed.kind,
             "customers": [{"id": c.pk, "name": c.name, "phone": c.phone, "owner": c.owner.full_name if c.owner else None,

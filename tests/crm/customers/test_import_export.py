@@ -12,7 +12,8 @@ import openpyxl
 import pytest
 
 from crm.audit.models import AuditEntry
-from crm.customers import imports
+from crm.audit.services import AuditCopyWriter
+from crm.customers import import_chunks, import_write, imports
 from crm.customers.models import Customer, ImportJob, ImportTemplate, OwnershipChange
 
 pytestmark = pytest.mark.django_db
@@ -326,16 +327,16 @@ def test_a_failed_batch_leaves_nothing_behind_and_the_rerun_resumes(tenant_a, pe
     with in_tenant(tenant_a):
         job = imports.import_job_create(actor=people["admin"], file_name="h.csv", content=csv_bytes(rows))
         ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
-        real = imports.audit_record_bulk
+        real = AuditCopyWriter.write
         calls = []
 
-        def flaky(**kwargs):
-            calls.append(kwargs)
-            if len(calls) == 2:
+        def flaky(self, cursor):
+            calls.append(len(self.rows))
+            if len(calls) == 2:  # the audit rows of the second batch: written last in the batch
                 raise RuntimeError("audit down")
-            return real(**kwargs)
+            return real(self, cursor)
 
-        monkeypatch.setattr(imports, "audit_record_bulk", flaky)
+        monkeypatch.setattr(AuditCopyWriter, "write", flaky)
         with pytest.raises(RuntimeError):
             imports.import_job_execute(job_id=job.pk, batch_size=3)
         imports.import_job_fail(job_id=job.pk, error="audit down")
@@ -502,3 +503,306 @@ def test_a_redelivered_task_does_not_run_a_job_another_worker_is_running(tenant_
             assert not Customer.objects.filter(name="重复投递测试公司").exists()
         assert imports.import_job_execute(job_id=job.pk).status == "done"
         assert Customer.objects.filter(name="重复投递测试公司").count() == 1
+
+
+# -- speed-ups: COPY writes, chunked runs, the dry run of a big file in a task ----------------------
+def _import(actor, rows, *, capture, allow_duplicates=False, name="x.csv"):
+    """Upload and run ``rows`` as ``actor`` (inside the tenant): the finished job."""
+    job = imports.import_job_create(actor=actor, file_name=name, content=csv_bytes(rows))
+    assert job.status == "checked", job.dry_run
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.QUEUED, dry_run={**job.dry_run, "options": {"allow_duplicates": allow_duplicates}})
+    with capture(execute=True):
+        imports.import_job_execute(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+CASE_HEADER = ["客户名称", "统一社会信用代码", "电话", "邮箱", "行业", "外部编号", "负责人邮箱"]
+
+
+def _case(p, pd, codes):
+    """Existing customers and a file whose rows depend on each other in every way the planner
+    knows (same external id, credit code, name, phone, e-mail; one customer named by external
+    id in one row and by credit code in another), far apart in the file. ``p``, ``pd`` and the
+    codes keep two copies of the case apart in one tenant."""
+    tag = f"t{pd}"
+    setup = [CASE_HEADER,
+             [f"{p}老客户甲有限公司", codes[0], f"0571-{pd}00 0001", "", "旧行业", f"{p}-X", ""],
+             [f"{p}老客户乙有限公司", "", f"0571-{pd}00 0002", f"y@{tag}.example.com", "", f"{p}-Y", ""]]
+    rows = [CASE_HEADER,
+            [f"{p}新客户一有限公司", codes[1], f"0571-{pd}11 0001", f"one@{tag}.example.com", "软件", f"{p}-1", ""],
+            [f"{p}新客户二有限公司", "", "", "", "", f"{p}-1", ""],  # external id of row 2 again
+            [f"{p}新客户三有限公司", codes[1], "", "", "", f"{p}-3", ""],  # credit code of row 2 again
+            [f"{p}新客户一", "", "", "", "", f"{p}-5", ""],  # the name of row 2
+            [f"{p}老客户甲有限公司", "", "", "", "新行业", f"{p}-X", "sales@alpha.example.com"],  # update, new owner
+            [f"{p}新客户七有限公司", "", f"0571-{pd}00 0002", "", "", f"{p}-7", ""],  # phone of 老客户乙
+            [f"{p}新客户八有限公司", "", "", f"y@{tag}.example.com", "", f"{p}-8", ""],  # its e-mail
+            [f"{p}新客户九有限公司", "", "", "bad-mail", "", f"{p}-9", ""],  # invalid
+            [f"{p}老客户乙有限公司", "", "", "", "物流", f"{p}-Y", ""]]  # update
+    rows += [[f"{p}填充{i}号有限公司", "", f"0571-{pd}22 {i:04d}", "", "", f"{p}-F{i}", ""] for i in range(12)]
+    rows += [[f"{p}新客户八有限公司", "", "", "", "", f"{p}-30", ""],  # the name of row 8, far below
+             [f"{p}尾部客户有限公司", "", "", f"ONE@{tag}.example.com", "", f"{p}-31", ""],  # e-mail of row 2
+             ["", codes[0], "", "", "医药", "", ""]]  # 老客户甲 again, by its credit code only
+    return setup, rows
+
+
+def _outcome(job, p, pd, codes):
+    """What a run did, with the copy's own names, phones, codes and ids made neutral."""
+    import re
+
+    def neutral(text):
+        text = str(text).replace(p, "P").replace(f"t{pd}", "T").replace(f"0571-{pd}", "0571-PD")
+        text = text.replace(f"0571{pd}", "0571PD")
+        for i, code in enumerate(codes):
+            text = text.replace(code, f"CODE{i}")
+        return re.sub(r"#\d+", "#ID", text)
+
+    report = [tuple(neutral(cell) for cell in line)
+              for line in csv.reader(io.StringIO(job.error_report.lstrip("\ufeff")))]
+    customers = Customer.objects.filter(external_id__startswith=f"{p}-").order_by("external_id")
+    state = [tuple(neutral(v) for v in (c.external_id, c.name, c.credit_code, c.phone, c.email, c.industry,
+                                        c.owner.email, c.version)) for c in customers]
+    audits = {neutral(c.external_id): sorted(AuditEntry.objects.filter(
+        content_type__model="customer", object_id=str(c.pk)).values_list("action", flat=True)) for c in customers}
+    moves = sorted(neutral(o.customer.external_id) + o.reason for o in OwnershipChange.objects.filter(
+        customer__external_id__startswith=f"{p}-"))
+    return ((job.status, job.processed_rows, job.created_rows, job.updated_rows, job.rejected_rows),
+            report, state, audits, moves)
+
+
+def test_a_chunked_run_equals_the_serial_run(tenant_a, people, in_tenant, credit_code, monkeypatch,
+                                             django_capture_on_commit_callbacks):
+    capture = django_capture_on_commit_callbacks
+    serial = ("东", "81", [credit_code(), credit_code()])
+    chunked = ("西", "82", [credit_code(), credit_code()])
+    outcomes = []
+    with in_tenant(tenant_a):
+        for p, pd, codes in (serial, chunked):
+            setup, rows = _case(p, pd, codes)
+            _import(people["admin"], setup, capture=capture, name="setup.csv")
+            if p == chunked[0]:
+                monkeypatch.setattr(imports, "CHUNK_ROWS", 3)
+                # the rows that depend on each other stay together, in the chunk of the first
+                parts = import_chunks.partition(rows[1:], headers=rows[0], mapping=imports.suggest_mapping(rows[0]),
+                                                size=3)
+                where = {i + 2: n for n, part in enumerate(parts) for i in part}
+                assert where[2] == where[3] == where[4] == where[5] == where[24] == 0  # id, code, name, mail
+                assert where[6] == where[25] == 1 and where[8] == where[23] == 2  # id + code of one; a name
+                assert len(parts) >= 6 and sorted(i for part in parts for i in part) == list(range(len(rows) - 1))
+            job = _import(people["admin"], rows, capture=capture)
+            assert ("run" in job.dry_run) == (p == chunked[0])
+            outcomes.append(_outcome(job, p, pd, codes))
+    serial_outcome, chunked_outcome = outcomes
+    assert serial_outcome == chunked_outcome
+    counts, report, state, audits, moves = serial_outcome
+    assert counts == ("done", 24, 13, 3, 8)
+    assert [line[0] for line in report[1:]] == ["3", "4", "5", "7", "8", "9", "23", "24"]  # in file order
+    assert ("P-X", "P老客户甲有限公司", "CODE0", "0571-PD00 0001", "", "医药", "sales@alpha.example.com", "3") in state
+    assert audits["P-X"] == ["create", "update", "update"] and moves == ["P-1created", "P-F0created", "P-F10created",
+                                                                        "P-F11created", "P-F1created", "P-F2created",
+                                                                        "P-F3created", "P-F4created", "P-F5created",
+                                                                        "P-F6created", "P-F7created", "P-F8created",
+                                                                        "P-F9created", "P-Xcreated", "P-Xtransfer",
+                                                                        "P-Ycreated"]
+
+
+def test_a_failed_chunk_fails_the_job_and_the_rerun_does_only_what_is_left(
+        tenant_a, people, in_tenant, monkeypatch, django_capture_on_commit_callbacks):
+    rows = [["名称", "外部编号"]] + [[f"分块测试公司{i:02d}", f"K-{i:02d}"] for i in range(9)]
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 3)
+    real = AuditCopyWriter.write
+    calls = []
+
+    def flaky(self, cursor):
+        calls.append(len(self.rows))
+        if len(calls) == 2:  # the second chunk's only batch
+            raise RuntimeError("audit down")
+        return real(self, cursor)
+
+    with in_tenant(tenant_a):
+        job = imports.import_job_create(actor=people["admin"], file_name="k.csv", content=csv_bytes(rows))
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
+        monkeypatch.setattr(AuditCopyWriter, "write", flaky)
+        with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
+            imports.import_job_execute(job_id=job.pk)
+        job.refresh_from_db()
+        assert job.status == "failed" and "第 2 部分" in job.error and "audit down" in job.error
+        assert [c["done"] for c in job.dry_run["run"]["chunks"]] == [3, 0, 0]
+        assert (job.processed_rows, job.created_rows) == (3, 3)
+        assert sorted(Customer.objects.filter(external_id__startswith="K-").values_list("external_id", flat=True)) \
+            == ["K-00", "K-01", "K-02"]  # the failed chunk's batch left nothing behind
+
+        monkeypatch.setattr(AuditCopyWriter, "write", real)
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)  # "continue the import"
+        with django_capture_on_commit_callbacks(execute=True):
+            imports.import_job_execute(job_id=job.pk)
+        job.refresh_from_db()
+        assert job.status == "done" and (job.processed_rows, job.created_rows, job.rejected_rows) == (9, 9, 0)
+        imported = Customer.objects.filter(external_id__startswith="K-")
+        assert imported.count() == 9
+        assert AuditEntry.objects.filter(content_type__model="customer", action="create",
+                                         object_id__in=[str(pk) for pk in imported.values_list("pk", flat=True)]
+                                         ).count() == 9
+        assert OwnershipChange.objects.filter(customer__in=imported).count() == 9
+
+        # a chunk task delivered again after the job is done changes nothing
+        from crm.customers import tasks
+
+        tasks.customers_import_chunk_task.apply(args=[job.pk, 1])
+        assert imported.count() == 9 and ImportJob.objects.get(pk=job.pk).created_rows == 9
+
+        # the same file again, chunked: every row updates (nothing to change), nothing is created
+        again = _import(people["admin"], rows, capture=django_capture_on_commit_callbacks)
+        assert (again.status, again.created_rows, again.updated_rows, again.rejected_rows) == ("done", 0, 9, 0)
+        assert imported.count() == 9 and set(imported.values_list("version", flat=True)) == {1}
+
+
+def test_the_audit_rows_written_by_copy_are_those_of_the_audit_service(tenant_a, people, in_tenant, credit_code,
+                                                                       django_capture_on_commit_callbacks):
+    from crm.audit.services import audit_diff, audit_record_bulk, audit_snapshot
+
+    rows = [["名称", "统一社会信用代码", "电话", "标签", "外部编号"],
+            ["审计比对有限公司", credit_code(), "021-6666 7777", "重点，华东", "AU-1"]]
+    with in_tenant(tenant_a):
+        _import(people["admin"], rows, capture=django_capture_on_commit_callbacks)
+        customer = Customer.objects.get(external_id="AU-1")
+        written = AuditEntry.objects.get(content_type__model="customer", object_id=str(customer.pk), action="create")
+        expected = {k: v for k, v in audit_diff({}, audit_snapshot(customer, import_write.AUDITED)).items()
+                    if v["new"] not in (None, "", [], {})}
+        assert written.changes == expected and written.changes["tags"]["new"] == ["重点", "华东"]
+        audit_record_bulk(actor=people["admin"], instances=[customer], action="create",
+                          changes_by_pk={customer.pk: expected}, note=written.note)
+        by_service = AuditEntry.objects.filter(content_type__model="customer", object_id=str(customer.pk),
+                                               action="create").exclude(pk=written.pk).get()
+        fields = ["actor_id", "actor_label", "via", "action", "content_type_id", "object_id", "object_repr",
+                  "changes", "note", "request_id", "ip"]
+        assert {f: getattr(written, f) for f in fields} == {f: getattr(by_service, f) for f in fields}
+
+        # and the row itself is what the model's defaults and the service's derivations give
+        assert (customer.kind, customer.stage, customer.custom, customer.version) == ("company", "prospect", {}, 1)
+        assert customer.name_norm == "审计比对" and customer.phone_digits == "02166667777"
+        assert customer.owner == people["admin"] and customer.created_by == people["admin"]
+
+
+def test_an_update_written_over_a_concurrent_change_is_read_again_and_applied_to_it(
+        tenant_a, people, in_tenant, monkeypatch, django_capture_on_commit_callbacks):
+    capture = django_capture_on_commit_callbacks
+    with in_tenant(tenant_a):
+        _import(people["admin"], [["名称", "外部编号", "行业"], ["并发修改测试公司", "CC-1", "旧"]], capture=capture)
+        customer = Customer.objects.get(external_id="CC-1")
+        real = import_write._write_updates
+        calls = []
+
+        def meanwhile(cursor, customers):
+            if not calls:  # someone edits the customer between the planning and the write
+                Customer.objects.filter(pk=customer.pk).update(address="别人改的地址", version=F("version") + 1)
+            calls.append([c.pk for c in customers])
+            return real(cursor, customers)
+
+        from django.db.models import F
+
+        monkeypatch.setattr(import_write, "_write_updates", meanwhile)
+        job = _import(people["admin"], [["名称", "外部编号", "行业"], ["并发修改测试公司", "CC-1", "新"]], capture=capture)
+        assert calls == [[customer.pk], [customer.pk]]  # written again over the row read afresh
+        customer.refresh_from_db()
+        assert (customer.industry, customer.address, customer.version) == ("新", "别人改的地址", 3)
+        assert job.updated_rows == 1
+        updates = AuditEntry.objects.filter(content_type__model="customer", object_id=str(customer.pk),
+                                            action="update")
+        assert [e.changes for e in updates] == [{"industry": {"old": "旧", "new": "新"}}]
+
+
+def test_a_big_file_is_dry_run_in_a_task(tenant_a, people, api_for, in_tenant, monkeypatch,
+                                         django_capture_on_commit_callbacks):
+    monkeypatch.setattr(imports, "DRY_RUN_SYNC_ROWS", 2)
+    api = api_for(tenant_a, people["sales"])
+    rows = [["客户名称", "电话"], ["后台预检一号公司", ""], ["后台预检二号公司", ""], ["后台预检三号公司", "1"]]
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = upload(api, "big.csv", csv_bytes(rows))
+    assert response.status_code == 201, response.json()
+    job = response.json()
+    assert job["status"] == "uploaded" and job["dry_run"]["checking"] is True
+    assert job["dry_run"]["summary"] == {"total": 3} and "后台预检" in job["dry_run"]["mapping_error"]
+    assert len(queued) == 1
+    refused = api.post(f"/api/v1/customers/imports/{job['id']}/run", {}, format="json")
+    assert refused.status_code == 400 and "后台预检" in " ".join(refused.json()["mapping"])
+
+    # the mapping changed while the first check waits: only the newest check writes its result
+    with django_capture_on_commit_callbacks(execute=False) as requeued:
+        changed = api.patch(f"/api/v1/customers/imports/{job['id']}", {"mapping": {"客户名称": "name"}},
+                            format="json")
+    assert changed.status_code == 200 and changed.json()["dry_run"]["checking"] is True
+    queued[0]()  # the stale check: discarded
+    assert api.get(f"/api/v1/customers/imports/{job['id']}").json()["status"] == "uploaded"
+    requeued[0]()
+    checked = api.get(f"/api/v1/customers/imports/{job['id']}").json()
+    assert checked["status"] == "checked" and "checking" not in checked["dry_run"]
+    assert checked["dry_run"]["summary"] == {"total": 3, "create": 3, "update": 0, "reject": 0, "duplicates": 0}
+    started = run(api, job["id"], django_capture_on_commit_callbacks)
+    assert started.status_code == 202
+    with in_tenant(tenant_a):
+        assert Customer.objects.filter(name__startswith="后台预检").count() == 3
+
+
+def test_the_import_page_says_a_big_file_is_being_checked(tenant_a, people, web_as, monkeypatch,
+                                                          django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    monkeypatch.setattr(imports, "DRY_RUN_SYNC_ROWS", 1)
+    web = web_as(tenant_a, people["sales"])
+    content = csv_bytes([["客户名称"], ["网页后台预检甲"], ["网页后台预检乙"]])
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = web.post("/customers/import/", {"file": SimpleUploadedFile("w.csv", content), "encoding": "auto"})
+    assert response.status_code == 302 and len(queued) == 1
+    page = web.get(response["Location"]).content.decode()
+    assert "正在后台预检 2 行" in page and 'data-testid="dry-run-summary"' not in page
+    assert 'data-testid="import-checking"' in page and 'hx-trigger="every 3s"' in page  # refreshes itself
+    assert 'role="alert"' not in page  # a notice, not an error
+    queued[0]()
+    page = web.get(response["Location"]).content.decode()
+    assert "正在后台预检" not in page and 'data-testid="dry-run-summary"' in page
+
+
+def test_an_update_writes_the_search_tokens_of_the_search_index_and_the_owner_history(
+        tenant_a, people, in_tenant, django_capture_on_commit_callbacks):
+    from crm.customers import search
+
+    capture = django_capture_on_commit_callbacks
+    header = ["名称", "电话", "外部编号", "负责人邮箱"]
+    with in_tenant(tenant_a):
+        _import(people["admin"], [header, ["令牌更新测试有限公司", "0571-1234 5678", "TK-1", "sales@alpha.example.com"]],
+                capture=capture)
+        job = _import(people["admin"], [header, ["令牌更新后的名字有限公司", "0571-8765 4321", "TK-1",
+                                                 "sales2@alpha.example.com"]], capture=capture)
+        assert (job.created_rows, job.updated_rows) == (0, 1)
+        customer = Customer.objects.get(external_id="TK-1")
+        written = customer.search_vector
+        assert customer.owner == people["sales2"] and customer.phone_digits == "057187654321"
+        assert "'u:后'" in written and "'u:测'" not in written and f"'so:{people['sales2'].pk}'" in written
+        search.customer_index([customer.pk])
+        customer.refresh_from_db()
+        assert customer.search_vector == written
+        moves = OwnershipChange.objects.filter(customer=customer).order_by("id")
+        assert [(m.reason, m.from_owner_id, m.to_owner_id) for m in moves] == [
+            ("created", None, people["sales"].pk), ("transfer", people["sales"].pk, people["sales2"].pk)]
+        entry = AuditEntry.objects.get(content_type__model="customer", object_id=str(customer.pk), action="update")
+        moved = {"owner"} | ({"department"} if people["sales"].department_id != people["sales2"].department_id else set())
+        assert set(entry.changes) == {"name", "phone"} | moved
+        assert entry.changes["owner"] == {"old": people["sales"].pk, "new": people["sales2"].pk}
+
+
+def test_pinyin_from_cached_runs_is_that_of_the_whole_text():
+    import random
+
+    from pypinyin import lazy_pinyin
+
+    from crm.customers import search
+
+    rnd = random.Random(5)
+    pool = "重庆长沙银行行长华为思壮合众有限公司股份集团〇𠀀𪚥乐音乐快乐" + "abcXYZ0123456789_-（）() ·"
+    texts = ["重庆银行", "长沙行长", "音乐乐器", "A股重庆2号长沙", "华为（深圳）有限公司", "𠀀〇𪚥", "abc", ""]
+    texts += ["".join(rnd.choice(pool) for _ in range(rnd.randint(1, 24))) for _ in range(3000)]
+    for text in texts:
+        folded = search._fold(text)
+        assert search._pinyin(folded) == [s for s in lazy_pinyin(folded, errors="ignore") if s], text

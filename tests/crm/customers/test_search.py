@@ -199,3 +199,64 @@ def test_too_long_query_is_400(tenant_a, people, api_for):
 def test_odd_limits(tenant_a, people, acme, api_for, limit):
     response = _search(api_for(tenant_a, people["sales"]), "华为", limit=limit)
     assert response.status_code == 200 and len(response.json()["customers"]) <= 50
+
+
+# -- scope tokens: the search index applies the scope ---------------------------------------------
+def _tokens(table, pk):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT tsvector_to_array(search_vector) FROM {table} WHERE id = %s", [pk])
+        return {t for t in cursor.fetchone()[0] if t[:3] in ("so:", "sd:", "sr:")}
+
+
+def test_scope_tokens_follow_owner_department_and_region(tenant_a, people, acme, in_tenant):
+    from crm.customers.services import contact_create, customers_transfer
+
+    sales, sales2 = people["sales"], people["sales2"]
+    with in_tenant(tenant_a):
+        customer = acme["hzsz"]
+        contact = contact_create(actor=sales, customer_id=customer.pk, data={"name": "张三", "phones": ["13911112222"]})
+        expected = {f"so:{sales.pk}", f"sd:{sales.department_id}"}
+        assert expected <= _tokens("customers_customer", customer.pk)
+        assert expected <= _tokens("customers_contact", contact.pk)
+        customers_transfer(actor=people["exec"], customer_ids=[customer.pk], to_owner_id=sales2.pk)
+        moved = {f"so:{sales2.pk}", f"sd:{sales2.department_id}"}
+        assert moved <= _tokens("customers_customer", customer.pk)
+        assert moved <= _tokens("customers_contact", contact.pk)
+        assert f"so:{sales.pk}" not in _tokens("customers_contact", contact.pk)
+
+
+@pytest.mark.parametrize("q", ["思壮", "hzsz", "5881", "华为", "sales@hezhongsizhuang.com"])
+@pytest.mark.parametrize("who", ["sales", "sales2", "manager", "exec"])
+def test_search_with_the_actor_finds_exactly_what_the_scope_allows(tenant_a, people, acme, in_tenant, q, who):
+    """The index-side scope (actor given) returns the same rows as the row-level scope alone."""
+    from crm.customers import selectors
+
+    actor = people[who]
+    with in_tenant(tenant_a):
+        parsed = search.parse_query(q)
+        qs = selectors.customer_list_visible_to(actor=actor)
+        kqs = selectors.contact_list_visible_to(actor=actor)
+        plain = [c.pk for c in search.search_customers(qs=qs, parsed=parsed)]
+        assert [c.pk for c in search.search_customers(qs=qs, parsed=parsed, actor=actor)] == plain
+        assert ([c.pk for c in search.search_contacts(qs=kqs, parsed=parsed, actor=actor)]
+                == [c.pk for c in search.search_contacts(qs=kqs, parsed=parsed)])
+
+
+def test_a_stale_scope_token_never_shows_a_row_outside_the_scope(tenant_a, people, acme, in_tenant):
+    """Tokens only narrow the search: a row whose tokens wrongly claim the salesperson still
+    fails the row-level scope check."""
+    from django.db import connection
+
+    from crm.customers import selectors
+
+    sales = people["sales"]
+    other = acme["other"]  # sales2's customer
+    with in_tenant(tenant_a), connection.cursor() as cursor:
+        cursor.execute("UPDATE customers_customer SET search_vector = search_vector || %s::tsvector WHERE id = %s",
+                       [f"'so:{sales.pk}'", other.pk])
+        parsed = search.parse_query("上海思壮")
+        found = search.search_customers(qs=selectors.customer_list_visible_to(actor=sales), parsed=parsed,
+                                        actor=sales)
+        assert other.pk not in [c.pk for c in found]
