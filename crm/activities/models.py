@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.org.scoping import ScopedQuerySet, ScopeFields
 
-from .enums import ActivityKind, NotificationKind, TaskPriority, TaskStatus
+from .enums import ActivityKind, ActivityStatus, NotificationKind, TaskPriority, TaskStatus
 
 
 class Task(models.Model):
@@ -62,7 +62,9 @@ class Task(models.Model):
 
 class Activity(models.Model):
     """A visit, call, meeting, note or email with a customer. A planned visit (``planned``)
-    is one that has not happened yet; completing it records what happened."""
+    is one that has not happened yet; completing it records what happened (``planned``
+    becomes false), cancelling it keeps it planned with ``cancelled_at`` set, so it stays in
+    the customer's timeline, marked cancelled, and never restarts the pool clock."""
 
     kind = models.CharField(_("类型"), max_length=16, choices=ActivityKind.choices)
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="activities",
@@ -84,6 +86,11 @@ class Activity(models.Model):
     planned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", verbose_name=_("计划人"))
     completed_at = models.DateTimeField(null=True, blank=True, help_text="when a planned visit was done")
+    cancelled_at = models.DateTimeField(_("取消时间"), null=True, blank=True,
+                                        help_text="when a planned visit was called off (it stays planned)")
+    cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+", verbose_name=_("取消人"))
+    cancel_reason = models.CharField(_("取消原因"), max_length=300, blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="activities",
                               verbose_name=_("负责人"))
     department = models.ForeignKey("org.Department", null=True, blank=True, on_delete=models.PROTECT,
@@ -106,12 +113,28 @@ class Activity(models.Model):
             models.Index(fields=["customer", "-occurred_at", "-id"], name="activity_customer_time"),
             models.Index(fields=["owner", "-occurred_at", "-id"], name="activity_owner_time"),
             models.Index(fields=["-occurred_at", "-id"], name="activity_time"),
-            models.Index(fields=["owner", "occurred_at"], name="activity_planned",
-                         condition=Q(planned=True)),
+            models.Index(fields=["owner", "occurred_at"], name="activity_planned_open",
+                         condition=Q(planned=True, cancelled_at__isnull=True)),
         ]
 
     def __str__(self) -> str:
         return self.subject
+
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+    def is_open_plan(self) -> bool:
+        """A planned visit still to be done: neither completed nor cancelled."""
+        return self.planned and self.cancelled_at is None
+
+    def status(self) -> str:
+        """``planned`` (still to do), ``cancelled``, ``done`` (a completed plan) or
+        ``logged`` (recorded as it happened)."""
+        if self.cancelled_at is not None:
+            return ActivityStatus.CANCELLED
+        if self.planned:
+            return ActivityStatus.PLANNED
+        return ActivityStatus.DONE if self.completed_at else ActivityStatus.LOGGED
 
 
 class Notification(models.Model):

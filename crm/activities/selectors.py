@@ -8,10 +8,13 @@ import calendar
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.customers import selectors as customer_selectors
+from crm.org.enums import Scope
 from crm.org.scoping import scope_q
 
 from .enums import TaskPriority, TaskStatus
@@ -29,6 +32,31 @@ def task_list_visible_to(*, actor) -> QuerySet[Task]:
 
 def task_get_for_actor(*, actor, task_id) -> Task:
     return task_list_visible_to(actor=actor).get(pk=task_id)
+
+
+# ?sort= of the task list: value -> ORDER BY. Undated tasks go last either way.
+TASK_SORTS = {
+    "due_at": (F("due_at").asc(nulls_last=True), F("id").asc()),
+    "-due_at": (F("due_at").desc(nulls_last=True), F("id").desc()),
+    "created_at": (F("created_at").asc(), F("id").asc()),
+    "-created_at": (F("created_at").desc(), F("id").desc()),
+}
+TASK_SORT_DEFAULT = "due_at"
+
+
+def task_list_sorted(qs: QuerySet[Task], sort: str | None) -> QuerySet[Task]:
+    """``qs`` in the order named by ``sort`` (TASK_SORTS; empty for the default, due date
+    first). An unknown value raises ValidationError naming the allowed ones."""
+    return qs.order_by(*TASK_SORTS[sort_choice(sort, TASK_SORTS, TASK_SORT_DEFAULT)])
+
+
+def sort_choice(sort: str | None, allowed, default: str) -> str:
+    if not sort:
+        return default
+    if sort not in allowed:
+        raise ValidationError({"sort": _("排序方式“%(value)s”无效，可选：%(choices)s。") % {
+            "value": sort[:40], "choices": ", ".join(allowed)}})
+    return sort
 
 
 def _any(*conditions: Q) -> Q:
@@ -65,23 +93,77 @@ def _by_priority(tasks: list[Task]) -> list[Task]:
 
 
 # -- activities ----------------------------------------------------------------------------------
+def joined_by(actor) -> Exists:
+    """The activity has ``actor`` among its participants: an EXISTS on the participants
+    table (its (activity_id, user_id) unique index), so a row never repeats."""
+    return Exists(Activity.participants.through.objects.filter(activity_id=OuterRef("pk"), user_id=actor.pk))
+
+
 def activity_scope_q(actor) -> Q:
     """The actor's own scope over activities (owner, department, region), widened to every
-    activity of a customer the actor can see (whoever sees the customer sees its timeline).
-    The customer part is a subquery so each half can use its own index."""
+    activity of a customer the actor can see (whoever sees the customer sees its timeline)
+    and to the activities the actor joined as a participant (seeing those does not open
+    their customer: that stays with the customer's own scope). The customer part is a
+    subquery so each half can use its own index."""
     if not _active(actor):
         return Q(pk__in=[])
     own = scope_q(Activity, actor)
     if not own:
         return Q()
-    return own | Q(customer__in=customer_selectors.customer_list_visible_to(actor=actor).values("pk"))
+    visible_customers = customer_selectors.customer_list_visible_to(actor=actor)
+    if actor.effective_scope() == Scope.OWN:
+        # a salesperson's few thousand customers: hashed once, probed per activity
+        customer_part = Q(customer__in=visible_customers.values("pk"))
+    else:
+        # a department or region may hold hundreds of thousands of customers: hashing them all
+        # for one page costs seconds. Probe the one customer of each activity read instead (a
+        # primary-key lookup with the scope as a filter).
+        customer_part = Q(Exists(visible_customers.order_by().filter(pk=OuterRef("customer_id"))))
+    return own | customer_part | Q(joined_by(actor))
 
 
 def activity_list_visible_to(*, actor) -> QuerySet[Activity]:
-    """Activities in the actor's scope, and every activity of a customer the actor can see."""
+    """Activities in the actor's scope, every activity of a customer the actor can see, and
+    the activities the actor joined."""
     return (Activity.objects.filter(activity_scope_q(actor))
-            .select_related("customer", "contact", "owner", "planned_by", "follow_up_task")
+            .select_related("customer", "contact", "owner", "planned_by", "follow_up_task", "cancelled_by")
             .prefetch_related(Prefetch("participants")))
+
+
+def mine_q(actor) -> Q:
+    """Activities I own or joined ("my activities", my calendar)."""
+    if not _active(actor):
+        return Q(pk__in=[])
+    return Q(owner=actor.pk) | Q(joined_by(actor))
+
+
+def activities_of(*, actor) -> QuerySet[Activity]:
+    return Activity.objects.filter(mine_q(actor))
+
+
+# ?sort= of the activity list: value -> ORDER BY (each served by the (…, -occurred_at, -id)
+# indexes, read forwards or backwards).
+ACTIVITY_SORTS = {
+    "-occurred_at": ("-occurred_at", "-id"),
+    "occurred_at": ("occurred_at", "id"),
+}
+ACTIVITY_SORT_DEFAULT = "-occurred_at"
+
+
+def activity_sort_ordering(sort: str | None) -> tuple[str, ...]:
+    """The ORDER BY of ``sort`` (ACTIVITY_SORTS; empty for the default, newest first). An
+    unknown value raises ValidationError naming the allowed ones."""
+    return ACTIVITY_SORTS[sort_choice(sort, ACTIVITY_SORTS, ACTIVITY_SORT_DEFAULT)]
+
+
+def customers_openable_by(*, actor, customer_ids) -> set[int]:
+    """Which of these customers the actor may open (a participant sees an activity's
+    customer name, but the customer page only within their own scope)."""
+    ids = {i for i in customer_ids if i}
+    if not ids or not _active(actor):
+        return set()
+    return set(customer_selectors.customer_list_visible_to(actor=actor).filter(pk__in=ids)
+               .values_list("pk", flat=True))
 
 
 def activity_get_for_actor(*, actor, activity_id) -> Activity:
@@ -94,19 +176,23 @@ def activity_timeline(*, actor, customer_id: int, limit: int = 50) -> list[Activ
             pk=customer_id).exists():
         return []
     return list(Activity.objects.filter(customer_id=customer_id)
-                .select_related("contact", "owner", "planned_by")
+                .select_related("contact", "owner", "planned_by", "cancelled_by")
                 .prefetch_related("participants")
                 .order_by("-occurred_at", "-id")[:limit])
 
 
 def visits_planned_for(*, actor, start: datetime.datetime, end: datetime.datetime) -> QuerySet[Activity]:
-    return (Activity.objects.filter(owner=actor.pk, planned=True, occurred_at__gte=start, occurred_at__lt=end)
+    """My open planned visits (not done, not cancelled) in [start, end)."""
+    return (Activity.objects.filter(owner=actor.pk, planned=True, cancelled_at__isnull=True,
+                                    occurred_at__gte=start, occurred_at__lt=end)
             .select_related("customer", "contact", "planned_by").order_by("occurred_at", "id"))
 
 
 def visit_plans_visible_to(*, actor) -> QuerySet[Activity]:
-    """Planned visits not yet done, in the actor's scope (a manager sees the team's plans)."""
-    return (Activity.objects.filter(scope_q(Activity, actor) if _active(actor) else Q(pk__in=[]), planned=True)
+    """Planned visits neither done nor cancelled, in the actor's scope (a manager sees the
+    team's plans)."""
+    return (Activity.objects.filter(scope_q(Activity, actor) if _active(actor) else Q(pk__in=[]), planned=True,
+                                    cancelled_at__isnull=True)
             .select_related("customer", "contact", "owner", "planned_by").order_by("occurred_at", "id"))
 
 
@@ -135,8 +221,22 @@ def today_for(*, actor, now: datetime.datetime | None = None) -> dict:
         "overdue_visits": list(visits_planned_for(actor=actor, start=start - datetime.timedelta(days=30),
                                                   end=start)[:20]),
         "pool_warnings": pool_warnings_for(actor=actor, now=now),
+        **_approvals_waiting(actor),
         "now": now,
     }
+
+
+TODAY_APPROVALS = 5
+
+
+def _approvals_waiting(actor) -> dict:
+    """The approvals waiting for me (mine and delegated to me): the newest few and the count."""
+    from crm.approvals import selectors as approval_selectors  # the engine notifies through us
+
+    count = approval_selectors.approvals_waiting_count(actor=actor)
+    items = approval_selectors.approval_inbox_for(actor=actor, limit=TODAY_APPROVALS).items if count else []
+    return {"approvals": items, "approvals_waiting": count,
+            "approvals_more": count > len(items)}
 
 
 def pool_warnings_for(*, actor, now: datetime.datetime | None = None, limit: int = 50) -> list[dict]:
@@ -175,7 +275,8 @@ class CalendarDay:
 
 
 def calendar_month_for(*, actor, year: int, month: int, today: datetime.date | None = None) -> dict:
-    """My tasks (by due date) and activities (by time) of one month, as weeks of days."""
+    """My tasks (by due date) and activities (mine and those I joined, by time) of one month,
+    as weeks of days."""
     today = today or timezone.localdate()
     weeks_dates = calendar.Calendar(firstweekday=0).monthdatescalendar(year, month)
     tz = timezone.get_current_timezone()
@@ -186,7 +287,8 @@ def calendar_month_for(*, actor, year: int, month: int, today: datetime.date | N
              .exclude(status=TaskStatus.CANCELLED).select_related("customer").order_by("due_at", "id"))
     for task in tasks[:1000]:
         days[timezone.localtime(task.due_at, tz).date()].tasks.append(task)
-    activities = (Activity.objects.filter(owner=actor.pk, occurred_at__gte=first, occurred_at__lt=last)
+    # mine and those I joined; a cancelled plan stays, shown struck through
+    activities = (activities_of(actor=actor).filter(occurred_at__gte=first, occurred_at__lt=last)
                   .select_related("customer").order_by("occurred_at", "id"))
     for activity in activities[:1000]:
         days[timezone.localtime(activity.occurred_at, tz).date()].activities.append(activity)

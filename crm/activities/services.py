@@ -20,13 +20,13 @@ from django.utils.translation import gettext as _
 from crm.audit.services import audit_diff, audit_record, audit_record_bulk, audit_snapshot
 from crm.customers import selectors as customer_selectors
 from crm.customers.services import customer_settings_get, customer_touch
-from crm.org.scoping import scope_q
 from crm.org.selectors import staff_in_scope_of, staff_list
 from crm.org.services import StaleVersion
 
 from . import selectors
 from .enums import ActivityKind, NotificationKind, TaskPriority, TaskStatus
 from .models import Activity, Notification, PoolWarningNotice, Task
+from .permissions import can_edit_activity
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,22 @@ TASK_AUDIT_FIELDS = ("title", "notes", "due_at", "status", "owner", "assignee", 
                      "remind_at", "customer")
 ACTIVITY_AUDIT_FIELDS = ("kind", "customer", "contact", "subject", "body", "occurred_at",
                          "duration_minutes", "participants", "outcome", "next_step", "next_step_at",
-                         "planned", "owner")
+                         "planned", "owner", "cancelled_at", "cancelled_by", "cancel_reason")
 ACTIVITY_EDITABLE = ("kind", "contact_id", "subject", "body", "occurred_at", "duration_minutes",
                      "participant_ids", "outcome", "next_step", "next_step_at")
 EDIT_FIELDS = ("kind", "contact", "subject", "body", "occurred_at", "duration_minutes", "outcome",
                "next_step", "next_step_at")
 FUTURE_SLACK = datetime.timedelta(minutes=10)
 REMINDER_WINDOW = datetime.timedelta(days=2)
+CANCEL_REASON_MAX = 300
+
+
+class VisitStateConflict(ValidationError):
+    """The visit is not in a state that allows the operation (completing a cancelled visit,
+    cancelling a completed one). A ValidationError, so forms show it; the API answers 409."""
+
+    def __init__(self, message, *, code: str):
+        super().__init__(message, code=code)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -351,10 +360,10 @@ def _activity_for_edit(actor, activity_id) -> Activity:
     """The activity, locked, if the actor's own scope covers it (seeing it through its
     customer is not enough to change someone else's record)."""
     activity = selectors.activity_get_for_actor(actor=actor, activity_id=activity_id)
-    if not Activity.objects.filter(scope_q(Activity, actor), pk=activity.pk).exists():
+    if not can_edit_activity(actor, activity):
         raise PermissionDenied(_("只能修改自己或下属的跟进记录。"))
     return (Activity.objects.select_for_update(of=("self",))
-            .select_related("customer", "owner", "follow_up_task").get(pk=activity.pk))
+            .select_related("customer", "owner", "planned_by", "follow_up_task").get(pk=activity.pk))
 
 
 def activity_update(*, actor, activity_id: int, version: int | None = None, **fields) -> Activity:
@@ -365,6 +374,8 @@ def activity_update(*, actor, activity_id: int, version: int | None = None, **fi
         activity = _activity_for_edit(actor, activity_id)
         if version is not None and int(version) != activity.version:
             raise StaleVersion(current=activity.version)
+        if activity.is_cancelled():
+            raise VisitStateConflict(_("这次拜访已取消，不能再修改。"), code="visit_cancelled")
         before = audit_snapshot(activity, ACTIVITY_AUDIT_FIELDS)
         if "kind" in fields:
             if fields["kind"] not in ActivityKind.values:
@@ -458,6 +469,10 @@ def activity_complete_planned(*, actor, activity_id: int, occurred_at: datetime.
     _check_duration(duration_minutes)
     with transaction.atomic():
         activity = _activity_for_edit(actor, activity_id)
+        if activity.is_cancelled():
+            raise VisitStateConflict(_("这次拜访已于 %(when)s 取消，不能再记录为完成；如果还是去了，请另记一条跟进。") % {
+                "when": timezone.localtime(activity.cancelled_at).strftime("%Y-%m-%d %H:%M")},
+                code="visit_cancelled")
         if not activity.planned:
             if activity.completed_at:
                 return activity
@@ -482,6 +497,56 @@ def activity_complete_planned(*, actor, activity_id: int, occurred_at: datetime.
         _follow_up(activity, actor=actor)
         _touch(activity)
     return activity
+
+
+def activity_cancel_planned(*, actor, activity_id: int, reason: str,
+                            version: int | None = None) -> Activity:
+    """Call off a planned visit, with a reason. It stays in the customer's timeline marked
+    cancelled, leaves the owner's today page and open plans, and does not restart the
+    customer's pool clock. The owner and whoever planned it (when not the actor) are told.
+
+    Cancelling a cancelled visit changes nothing (a retried request with the version it had
+    then is answered with the visit as it is); a completed one cannot be cancelled."""
+    reason = _clean_text(reason, limit=CANCEL_REASON_MAX)
+    if not reason:
+        raise ValidationError({"reason": _("请填写取消拜访的原因。")})
+    with transaction.atomic():
+        activity = _activity_for_edit(actor, activity_id)
+        if activity.is_cancelled():
+            return activity
+        if not activity.planned:
+            if activity.completed_at:
+                raise VisitStateConflict(_("这次拜访已完成，不能取消。"), code="visit_completed")
+            raise ValidationError({"planned": _("这条记录不是计划中的拜访。")})
+        if version is not None and int(version) != activity.version:
+            raise StaleVersion(current=activity.version)
+        before = audit_snapshot(activity, ACTIVITY_AUDIT_FIELDS)
+        activity.cancelled_at = timezone.now()
+        activity.cancelled_by = actor
+        activity.cancel_reason = reason
+        activity.version += 1
+        activity.save(update_fields=["cancelled_at", "cancelled_by", "cancel_reason", "version", "updated_at"])
+        audit_record(actor=actor, instance=activity, action="cancel",
+                     changes=audit_diff(before, audit_snapshot(activity, ACTIVITY_AUDIT_FIELDS)),
+                     note=reason)
+        _notify_cancelled(activity, actor=actor)
+    return activity
+
+
+def _notify_cancelled(activity: Activity, *, actor) -> None:
+    told = {actor.pk}
+    for recipient in (activity.owner, activity.planned_by):
+        if recipient is None or recipient.pk in told or not recipient.is_active:
+            continue
+        told.add(recipient.pk)
+        with translation.override(_language_of(recipient)):
+            title = _("%(name)s 取消了拜访：%(customer)s，%(when)s") % {
+                "name": actor.full_name, "customer": activity.customer.name,
+                "when": timezone.localtime(activity.occurred_at).strftime("%Y-%m-%d %H:%M")}
+            body = _("原因：%(reason)s") % {"reason": activity.cancel_reason}
+        notification_create(recipient=recipient, kind=NotificationKind.VISIT_CANCELLED, title=title, body=body,
+                            url=f"/activities/{activity.pk}/",
+                            dedup_key=f"visit-cancelled:{activity.pk}:{recipient.pk}")
 
 
 def activities_move_to_customer(*, activity_ids: Sequence[int], customer_id: int, actor=None) -> int:

@@ -20,8 +20,9 @@ from django.views.decorators.http import require_POST
 
 from crm.customers import selectors as customer_selectors
 from crm.org.selectors import staff_in_scope_of
+from crm.org.services import StaleVersion
 
-from . import selectors, services
+from . import permissions, selectors, services
 from .enums import ActivityKind
 from .forms import ActivityForm, PlanVisitForm, apply_errors
 
@@ -69,7 +70,8 @@ def calendar_month(request):
 
 @login_required
 def activity_list(request):
-    """My activities; with ?customer=<id>, that customer's timeline (if I may see it)."""
+    """My activities (mine and those I joined); with ?customer=<id>, that customer's timeline
+    (if I may see it)."""
     qs = selectors.activity_list_visible_to(actor=request.user)
     customer = None
     customer_id = request.GET.get("customer", "")
@@ -82,14 +84,35 @@ def activity_list(request):
             raise Http404 from None
         qs = qs.filter(customer_id=customer.pk)
     else:
-        qs = qs.filter(owner=request.user.pk)
+        qs = qs.filter(selectors.mine_q(request.user))
     kind = request.GET.get("kind", "")
     if kind in ActivityKind.values:
         qs = qs.filter(kind=kind)
     page = Paginator(qs.order_by("-occurred_at", "-id"), 30).get_page(request.GET.get("page"))
+    openable = ({customer.pk} if customer else
+                selectors.customers_openable_by(actor=request.user,
+                                                customer_ids={a.customer_id for a in page.object_list}))
     return render(request, "activities/activity_list.html", {
         "page": page, "customer": customer, "kind": kind, "kinds": ActivityKind.choices,
-        "customer_link": customer_url(customer.pk) if customer else None})
+        "openable": openable, "customer_link": customer_url(customer.pk) if customer else None})
+
+
+@login_required
+def activity_detail(request, activity_id: int):
+    """One activity, for whoever may see it (a participant too). Its customer is a link only
+    for those who may open the customer; the owner (or a manager over it) gets the actions."""
+    try:
+        activity = selectors.activity_get_for_actor(actor=request.user, activity_id=activity_id)
+    except ObjectDoesNotExist:
+        raise Http404 from None
+    can_edit = permissions.can_edit_activity(request.user, activity)
+    return render(request, "activities/activity_detail.html", {
+        "a": activity, "can_edit": can_edit,
+        "can_cancel": can_edit and activity.is_open_plan(),
+        "customer_link": customer_url(activity.customer_id) if selectors.customers_openable_by(
+            actor=request.user, customer_ids={activity.customer_id}) else None,
+        "back": _safe_next(request, reverse("activities:list")),
+    })
 
 
 @login_required
@@ -164,6 +187,29 @@ def visit_complete(request, activity_id: int):
     else:
         messages.success(request, _("拜访已记录为完成。"))
     return redirect(_safe_next(request, reverse("activities:today")))
+
+
+@login_required
+@require_POST
+def visit_cancel(request, activity_id: int):
+    """Cancel a planned visit (from the today page or the activity page) with a reason."""
+    try:
+        services.activity_cancel_planned(actor=request.user, activity_id=activity_id,
+                                         reason=request.POST.get("reason", ""),
+                                         version=_int_or_none(request.POST.get("version")))
+    except ObjectDoesNotExist:
+        raise Http404 from None
+    except StaleVersion:
+        messages.error(request, _("这次拜访已被他人修改，请查看最新内容后再操作。"))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    else:
+        messages.success(request, _("拜访已取消。"))
+    return redirect(_safe_next(request, reverse("activities:today")))
+
+
+def _int_or_none(raw) -> int | None:
+    return int(raw) if raw and str(raw).isdigit() else None
 
 
 @login_required

@@ -1,8 +1,14 @@
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
-from crm.activities.enums import ActivityKind, NotificationKind, TaskPriority, TaskStatus
+from crm.activities.enums import (
+    ActivityKind,
+    ActivityStatus,
+    NotificationKind,
+    TaskPriority,
+    TaskStatus,
+)
 from crm.activities.models import Activity, Notification, Task
 
 
@@ -25,6 +31,13 @@ class TaskPriorityField(serializers.ChoiceField):
 
 @extend_schema_field({"allOf": [{"type": "string", "enum": TaskStatus.values}], "readOnly": True})
 class TaskStatusField(serializers.CharField):
+    pass
+
+
+@extend_schema_field({"allOf": [{"type": "string", "enum": ActivityStatus.values}], "readOnly": True,
+                      "description": "planned (still to do), done (a completed plan), cancelled (a "
+                                     "cancelled plan), logged (recorded as it happened)"})
+class ActivityStatusField(serializers.CharField):
     pass
 
 
@@ -64,20 +77,28 @@ class ActivitySerializer(serializers.ModelSerializer):
     contact_name = serializers.SerializerMethodField()
     owner_name = serializers.CharField(source="owner.full_name", read_only=True)
     participants = serializers.SerializerMethodField()
+    status = ActivityStatusField(read_only=True)
+    cancelled_by_name = serializers.SerializerMethodField()
 
     class Meta:
         model = Activity
-        fields = ["id", "kind", "kind_label", "customer", "customer_name", "contact", "contact_name", "subject",
-                  "body", "occurred_at", "duration_minutes", "participants", "outcome", "next_step",
-                  "next_step_at", "follow_up_task", "planned", "planned_by", "completed_at", "owner",
-                  "owner_name", "created_at", "updated_at", "version"]
+        fields = ["id", "kind", "kind_label", "status", "customer", "customer_name", "contact", "contact_name",
+                  "subject", "body", "occurred_at", "duration_minutes", "participants", "outcome", "next_step",
+                  "next_step_at", "follow_up_task", "planned", "planned_by", "completed_at", "cancelled_at",
+                  "cancelled_by", "cancelled_by_name", "cancel_reason", "owner", "owner_name", "created_at",
+                  "updated_at", "version"]
         read_only_fields = fields
 
     def get_contact_name(self, activity) -> str | None:
         return activity.contact.name if activity.contact_id else None
 
+    @extend_schema_field(inline_serializer("ActivityParticipant", {
+        "id": serializers.IntegerField(), "name": serializers.CharField()}, many=True))
     def get_participants(self, activity) -> list[dict]:
         return [{"id": u.pk, "name": u.full_name} for u in activity.participants.all()]
+
+    def get_cancelled_by_name(self, activity) -> str | None:
+        return activity.cancelled_by.full_name if activity.cancelled_by_id else None
 
 
 class ActivityWriteSerializer(serializers.Serializer):
@@ -126,6 +147,12 @@ class CompleteVisitSerializer(serializers.Serializer):
     duration_minutes = serializers.IntegerField(min_value=0, max_value=1440, required=False, allow_null=True)
     next_step = serializers.CharField(max_length=300, required=False, allow_blank=True)
     next_step_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class CancelVisitSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, help_text=_("为什么取消这次拜访"))
+    version = serializers.IntegerField(min_value=1, required=False,
+                                       help_text=_("记录的当前版本；过期则返回 412"))
 
 
 class NotificationSerializer(serializers.ModelSerializer):

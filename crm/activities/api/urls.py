@@ -11,6 +11,7 @@ urlpatterns = [
     path("activities/<int:activity_id>/", views.ActivityDetailApi.as_view(), name="api-activity"),
     path("activities/<int:activity_id>/complete", views.ActivityCompleteApi.as_view(),
          name="api-activity-complete"),
+    path("activities/<int:activity_id>/cancel", views.ActivityCancelApi.as_view(), name="api-activity-cancel"),
     path("notifications/", views.NotificationListApi.as_view(), name="api-notifications"),
     path("notifications/read", views.NotificationReadApi.as_view(), name="api-notifications-read"),
 ]

@@ -4,6 +4,7 @@ starts from a visible_to selector; an id outside the actor's scope answers 404."
 from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Q
 from django.http import Http404
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -13,13 +14,14 @@ from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.response import Response
 
 from crm.activities import selectors, services
-from crm.activities.enums import ActivityKind
+from crm.activities.enums import ActivityKind, ActivityStatus
 from crm.org.api.base import StaffApiView
 
 from .serializers import (
     ActivitySerializer,
     ActivityUpdateSerializer,
     ActivityWriteSerializer,
+    CancelVisitSerializer,
     CompleteVisitSerializer,
     NotificationSerializer,
     PlanVisitSerializer,
@@ -28,12 +30,16 @@ from .serializers import (
 
 
 def not_found_on_missing(func):
-    """A record (or a referenced customer) outside the actor's scope is a 404."""
+    """A record (or a referenced customer) outside the actor's scope is a 404; an operation
+    the visit's state does not allow (completing a cancelled visit) is a 409."""
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except ObjectDoesNotExist:
             raise Http404 from None
+        except services.VisitStateConflict as exc:
+            return Response({"detail": " ".join(exc.messages), "code": exc.code},
+                            status=status.HTTP_409_CONFLICT)
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
     wrapper.__dict__.update(func.__dict__)
@@ -44,10 +50,14 @@ def not_found_on_missing(func):
 class TaskListApi(StaffApiView):
     @extend_schema(tags=["tasks"], responses={200: TaskSerializer(many=True)}, parameters=[
         OpenApiParameter("status", str), OpenApiParameter("owner", int), OpenApiParameter("assignee", int),
-        OpenApiParameter("customer", int), OpenApiParameter("priority", str)])
+        OpenApiParameter("customer", int), OpenApiParameter("priority", str),
+        OpenApiParameter("sort", str, enum=list(selectors.TASK_SORTS),
+                         description="due_at (default: soonest first, undated last), -due_at, created_at, "
+                                     "-created_at")])
     def get(self, request):
         qs = selectors.task_list_visible_to(actor=request.user)
         params = request.query_params
+        qs = selectors.task_list_sorted(qs, params.get("sort"))
         if params.get("status"):
             qs = qs.filter(status=params["status"])
         if params.get("priority"):
@@ -56,7 +66,7 @@ class TaskListApi(StaffApiView):
             if params.get(name):
                 qs = qs.filter(**{f"{name}_id": params[name]}) if params[name].isdigit() else qs.none()
         paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(qs.order_by("due_at", "id"), request, view=self)
+        page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(TaskSerializer(page, many=True).data)
 
     @extend_schema(tags=["tasks"], request=TaskSerializer, responses={201: TaskSerializer})
@@ -122,9 +132,18 @@ def _moment(params, name: str, *, end: bool = False):
     return value
 
 
+STATUS_FILTERS = {
+    ActivityStatus.PLANNED: Q(planned=True, cancelled_at__isnull=True),
+    ActivityStatus.CANCELLED: Q(cancelled_at__isnull=False),
+    ActivityStatus.DONE: Q(planned=False, completed_at__isnull=False),
+    ActivityStatus.LOGGED: Q(planned=False, completed_at__isnull=True),
+}
+
+
 def filter_activities(qs, params):
-    """customer, kind, owner, planned, and the time range occurred_after / occurred_before
-    (a date alone covers that whole day)."""
+    """customer, kind, owner, status, planned (true: open plans, not cancelled; false: what
+    happened), and the time range occurred_after / occurred_before (a date alone covers that
+    whole day)."""
     for name in ("customer", "owner", "contact"):
         if params.get(name):
             qs = qs.filter(**{f"{name}_id": params[name]}) if params[name].isdigit() else qs.none()
@@ -136,7 +155,17 @@ def filter_activities(qs, params):
                 "choices": ", ".join(ActivityKind.values)}})
         qs = qs.filter(kind__in=kinds)
     if params.get("planned") in ("true", "false", "1", "0"):
-        qs = qs.filter(planned=params["planned"] in ("true", "1"))
+        qs = qs.filter(STATUS_FILTERS[ActivityStatus.PLANNED] if params["planned"] in ("true", "1")
+                       else Q(planned=False))
+    if params.get("status"):
+        statuses = [v for v in params.getlist("status") if v]
+        if any(v not in ActivityStatus.values for v in statuses):
+            raise serializers.ValidationError({"status": _("状态必须是 %(choices)s 之一。") % {
+                "choices": ", ".join(ActivityStatus.values)}})
+        condition = Q()
+        for value in dict.fromkeys(statuses):
+            condition |= STATUS_FILTERS[value]
+        qs = qs.filter(condition)
     after = _moment(params, "occurred_after")
     before = _moment(params, "occurred_before", end=True)
     if after:
@@ -155,13 +184,22 @@ def _write_kwargs(values: dict) -> dict:
 class ActivityListApi(StaffApiView):
     @extend_schema(tags=["activities"], responses={200: ActivitySerializer(many=True)}, parameters=[
         OpenApiParameter("customer", int), OpenApiParameter("contact", int), OpenApiParameter("owner", int),
-        OpenApiParameter("kind", str, many=True, enum=ActivityKind.values), OpenApiParameter("planned", bool),
+        OpenApiParameter("kind", str, many=True, enum=ActivityKind.values),
+        OpenApiParameter("planned", bool, description="true: open planned visits (not done, not cancelled); "
+                                                      "false: what happened"),
+        OpenApiParameter("status", str, many=True, enum=ActivityStatus.values),
         OpenApiParameter("occurred_after", str, description="ISO date or date-time"),
         OpenApiParameter("occurred_before", str, description="ISO date (inclusive) or date-time (exclusive)"),
+        OpenApiParameter("sort", str, enum=list(selectors.ACTIVITY_SORTS),
+                         description="-occurred_at (default: newest first) or occurred_at"),
         OpenApiParameter("limit", int)])
     def get(self, request):
+        """What the actor may see: their scope, every activity of a customer they can see, and
+        the activities they joined as a participant."""
+        ordering = selectors.activity_sort_ordering(request.query_params.get("sort"))
         qs = filter_activities(selectors.activity_list_visible_to(actor=request.user), request.query_params)
         paginator = ActivityCursor()
+        paginator.ordering = ordering
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ActivitySerializer(page, many=True).data)
 
@@ -212,6 +250,24 @@ class ActivityCompleteApi(StaffApiView):
         data = CompleteVisitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.activity_complete_planned(actor=request.user, activity_id=activity_id, **data.validated_data)
+        return Response(ActivitySerializer(selectors.activity_get_for_actor(
+            actor=request.user, activity_id=activity_id)).data)
+
+
+class ActivityCancelApi(StaffApiView):
+    @extend_schema(tags=["activities"], request=CancelVisitSerializer,
+                   responses={200: ActivitySerializer, 400: None, 403: None, 404: None, 409: None, 412: None},
+                   parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER,
+                                                description="the version you saw; 412 if stale")])
+    @not_found_on_missing
+    def post(self, request, activity_id: int):
+        """Cancel a planned visit with a reason (owner, or whoever's scope covers it). Once
+        more changes nothing; a completed visit cannot be cancelled (409)."""
+        data = CancelVisitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = self.edited_version(request, data.validated_data.get("version"))
+        services.activity_cancel_planned(actor=request.user, activity_id=activity_id,
+                                         reason=data.validated_data["reason"], version=version)
         return Response(ActivitySerializer(selectors.activity_get_for_actor(
             actor=request.user, activity_id=activity_id)).data)
 
