@@ -85,6 +85,13 @@ def demo_tenants_ensure(*, password: str = DEMO_PASSWORD) -> list[Tenant]:
                 tenant = tenant_provision(tenant_id=tenant.pk, demo_password=password)
         if tenant.status == "active":
             demo_customers_ensure(tenant)
+            if "catalog" in getattr(MODES.get(tenant.primary_mode or ""), "modules", ()):
+                from django_tenants.utils import schema_context
+
+                from crm.catalog.services import catalog_load_demo
+
+                with schema_context(tenant.schema_name):
+                    catalog_load_demo()
         tenants.append(tenant)
     return tenants
 

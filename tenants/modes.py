@@ -109,6 +109,7 @@ NAV_CONTACTS = NavEntry("contacts", "联系人", "Contacts", "customers:contacts
 NAV_OPPORTUNITIES = NavEntry("opportunities", "商机", "Opportunities", "sales:opportunities", "sales")
 NAV_QUOTES = NavEntry("quotes", "报价", "Quotes", "sales:quotes", "sales")
 NAV_ORDERS = NavEntry("orders", "订单", "Orders", "orders:list", "orders")
+NAV_CATALOG = NavEntry("catalog", "产品", "Products", "catalog:products", "catalog")
 NAV_APPROVALS = NavEntry("approvals", "审批", "Approvals", "approvals:inbox", "approvals")
 NAV_FINANCE = NavEntry("finance", "应收与回款", "Receivables", "finance:receivables", "finance")
 NAV_PARTNERS = NavEntry("partners", "渠道伙伴", "Partners", "partners:list", "partners")
@@ -162,7 +163,7 @@ _register(BusinessMode(
         ApprovalStep("finance", "财务复核", "Finance re-check", min_amount="100000.00"),
     ),
     navigation=(NAV_TODAY, NAV_CUSTOMERS, NAV_CONTACTS, NAV_OPPORTUNITIES, NAV_QUOTES, NAV_ORDERS,
-                NAV_APPROVALS, NAV_FINANCE, NAV_PARTNERS, NAV_SERVICE, NAV_REPORTS),
+                NAV_CATALOG, NAV_APPROVALS, NAV_FINANCE, NAV_PARTNERS, NAV_SERVICE, NAV_REPORTS),
     demo=DemoDataset(
         departments=(("总部", None), ("销售部", "总部"), ("北京销售组", "销售部"),
                      ("上海销售组", "销售部"), ("商务部", "总部"), ("财务部", "总部"),
@@ -237,7 +238,8 @@ _register(BusinessMode(
                    "milestones, project documents, revenue and profit analysis across many roles.",
     industries_zh="设备制造、工程、系统集成、咨询、广告、定制生产",
     industries_en="Equipment makers, engineering, system integration, consulting, advertising, custom manufacturing",
-    modules=COMMON_MODULES + ("sales", "projects", "quotes", "orders", "finance", "partners", "service"),
+    modules=COMMON_MODULES + ("sales", "projects", "quotes", "catalog", "orders", "finance", "partners",
+                              "service"),
     pipeline_stages=(
         PipelineStage("register", "项目登记", "Registered", 5),
         PipelineStage("evaluate", "评估立项", "Evaluated", 15),
@@ -256,7 +258,7 @@ _register(BusinessMode(
     navigation=(
         NAV_TODAY, NAV_CUSTOMERS,
         NavEntry("projects", "项目", "Projects", "sales:projects", "projects"),
-        NAV_QUOTES, NAV_ORDERS, NAV_APPROVALS, NAV_FINANCE, NAV_PARTNERS, NAV_SERVICE, NAV_REPORTS,
+        NAV_QUOTES, NAV_ORDERS, NAV_CATALOG, NAV_APPROVALS, NAV_FINANCE, NAV_PARTNERS, NAV_SERVICE, NAV_REPORTS,
     ),
     demo=DemoDataset(
         departments=(("总部", None), ("项目销售部", "总部"), ("解决方案部", "总部"),
@@ -323,7 +325,7 @@ _register(BusinessMode(
                    "across departments and regions, team handling of frequent transactions and requests.",
     industries_zh="电信、电力、银行、保险、证券、酒店",
     industries_en="Telecom, power, banks, insurance, securities, hotels",
-    modules=COMMON_MODULES + ("key_accounts", "sales", "orders", "service", "finance"),
+    modules=COMMON_MODULES + ("key_accounts", "sales", "catalog", "orders", "service", "finance"),
     pipeline_stages=(
         PipelineStage("identify", "识别", "Identify", 10),
         PipelineStage("develop", "开发", "Develop", 40),

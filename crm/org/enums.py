@@ -23,6 +23,9 @@ class Permission(models.TextChoices):
     MANAGE_SETTINGS = "org.manage_settings", _("管理公司设置与业务模式")
     VIEW_AUDIT = "audit.view", _("查看审计记录")
     VIEW_REPORTS = "analytics.view", _("查看报表")
+    MANAGE_CATALOG = "catalog.manage", _("管理产品、分类与价格表")
+    MANAGE_STOCK = "catalog.manage_stock", _("管理仓库与库存")
+    MANAGE_APPROVAL_POLICIES = "approvals.manage_policies", _("管理审批流程")
 
 
 class SystemRole(models.TextChoices):
@@ -42,8 +45,8 @@ SYSTEM_ROLE_DEFAULTS: dict[str, tuple[str, str, list[str]]] = {
     SystemRole.EXECUTIVE: ("Executive", Scope.ALL, [Permission.VIEW_AUDIT, Permission.VIEW_REPORTS]),
     SystemRole.REGIONAL_MANAGER: ("Regional manager", Scope.REGION, [Permission.VIEW_REPORTS]),
     SystemRole.SALESPERSON: ("Salesperson", Scope.OWN, []),
-    SystemRole.BUSINESS_SECRETARY: ("Business secretary", Scope.ALL, []),
+    SystemRole.BUSINESS_SECRETARY: ("Business secretary", Scope.ALL, [Permission.MANAGE_CATALOG]),
     SystemRole.FINANCE: ("Finance", Scope.ALL, [Permission.VIEW_REPORTS]),
-    SystemRole.WAREHOUSE: ("Warehouse", Scope.ALL, []),
+    SystemRole.WAREHOUSE: ("Warehouse", Scope.ALL, [Permission.MANAGE_STOCK]),
     SystemRole.SERVICE: ("Service", Scope.DEPARTMENT, []),
 }

@@ -9,6 +9,8 @@ api_v1 = [
     path("", include("crm.org.api.urls")),
     path("", include("crm.activities.api.urls")),
     path("", include("crm.customers.api.urls")),
+    path("", include("crm.catalog.api.urls")),
+    path("", include("crm.approvals.api.urls")),
 ]
 
 urlpatterns = [
@@ -17,6 +19,8 @@ urlpatterns = [
     path("customers/", include("crm.customers.urls")),
     path("customers/import/", include("crm.customers.urls_imports")),
     path("customers/duplicates/", include("crm.customers.urls_dedup")),
+    path("catalog/", include("crm.catalog.urls")),
+    path("approvals/", include("crm.approvals.urls")),
     path("i18n/setlang/", language_set, name="set-language"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
