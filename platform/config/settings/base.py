@@ -60,6 +60,9 @@ INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in S
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
+# `SET search_path` once per connection and schema switch, not before every statement: the
+# backend forgets it on set_tenant, rollback and savepoint rollback (which revert a SET).
+TENANT_LIMIT_SET_CALLS = True
 PUBLIC_SCHEMA_NAME = "public"
 TENANT_TEMPLATE_SCHEMA = "qiao_template"
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
