@@ -288,7 +288,7 @@ CUSTOMER_COLUMNS = ("id", "kind", "name", "short_name", "credit_code", "phone", 
 ACTIVITY_COLUMNS = ("id", "kind", "customer_id", "contact_id", "subject", "body", "occurred_at", "duration_minutes",
                     "outcome", "next_step", "next_step_at", "follow_up_task_id", "planned", "planned_by_id",
                     "completed_at", "owner_id", "department_id", "region_id", "created_by_id", "created_at",
-                    "updated_at", "version")
+                    "updated_at", "version", "cancel_reason")
 PARTICIPANT_COLUMNS = ("id", "activity_id", "user_id")
 CONTACT_COLUMNS = ("id", "customer_id", "name", "title", "department", "role", "phones", "emails", "wechat",
                    "birthday", "notes", "is_active", "search_vector", "created_by_id", "created_at", "updated_at",
@@ -489,7 +489,7 @@ def activity_rows(n: int, customers: list, first_contact: list, sales_ids: list,
                    _ts(at), rng.choice((15, 30, 45, 60, 90, 120)) if kind in ("visit", "meeting") else None,
                    outcome, step, _ts(at + timedelta(days=rng.randrange(1, 15))) if step else None, None,
                    "t" if planned else "f", actor if planned else None, None, actor, dept, region, actor,
-                   stamp, stamp, 1)
+                   stamp, stamp, 1, "")
             if kind in ("visit", "meeting") and rng.random() < 0.12:
                 for other in rng.sample(sales_ids, rng.choice((1, 1, 2))):
                     if other != actor:
