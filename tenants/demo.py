@@ -92,6 +92,13 @@ def demo_tenants_ensure(*, password: str = DEMO_PASSWORD) -> list[Tenant]:
 
                 with schema_context(tenant.schema_name):
                     catalog_load_demo()
+            if "sales" in getattr(MODES.get(tenant.primary_mode or ""), "modules", ()):
+                from django_tenants.utils import schema_context
+
+                from crm.sales.services import sales_load_demo
+
+                with schema_context(tenant.schema_name):
+                    sales_load_demo()
         tenants.append(tenant)
     return tenants
 

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("crm.customers.api.urls")),
     path("", include("crm.catalog.api.urls")),
     path("", include("crm.approvals.api.urls")),
+    path("", include("crm.sales.api.urls")),
 ]
 
 urlpatterns = [
@@ -21,6 +22,7 @@ urlpatterns = [
     path("customers/duplicates/", include("crm.customers.urls_dedup")),
     path("catalog/", include("crm.catalog.urls")),
     path("approvals/", include("crm.approvals.urls")),
+    path("sales/", include("crm.sales.urls")),
     path("i18n/setlang/", language_set, name="set-language"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -54,6 +54,7 @@ TENANT_APPS = [
     "crm.activities",
     "crm.catalog",
     "crm.approvals",
+    "crm.sales",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]

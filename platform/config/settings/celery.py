@@ -27,6 +27,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "args": ("activities.send_reminders",),
     },
+    "sales-quotes-expire": {
+        "task": "tenants.fan_out",
+        "schedule": 3600.0,
+        "args": ("sales.quotes_expire",),
+    },
     "tenants-usage-report": {
         "task": "tenants.fan_out",
         "schedule": 3600.0,
