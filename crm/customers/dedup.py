@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from crm.audit.services import audit_record, audit_snapshot
 from crm.org.enums import Scope
 
-from . import search
+from . import links, search
 from .models import Contact, Customer, MergeRecord
 
 # Fields a merge may fill on the survivor when the survivor has none.
@@ -101,15 +101,10 @@ def _lock_pair(actor, survivor_id: int, merged_id: int) -> tuple[Customer, Custo
 
 
 def customer_merge(*, actor, survivor_id: int, merged_id: int) -> MergeRecord:
-    """Merge ``merged`` into ``survivor``: its contacts and activities move, empty fields of
+    """Merge ``merged`` into ``survivor``: its contacts and every record another app links to it
+    (crm.customers.links: activities, tasks, opportunities, quotes, ...) move, empty fields of
     the survivor are filled from it, tags are combined, and it is marked merged (hidden from
     lists and search, kept for the record). Undo with ``customer_merge_undo``."""
-    from crm.activities import services as activity_services
-    from crm.activities.selectors import (
-        unscoped_activity_ids_of_customer,
-        unscoped_task_ids_of_customer,
-    )
-
     if not can_clean_up(actor):
         raise PermissionDenied(_("只有可见全部客户的角色才能合并客户。"))
     with transaction.atomic():
@@ -119,8 +114,8 @@ def customer_merge(*, actor, survivor_id: int, merged_id: int) -> MergeRecord:
         survivor_before = audit_snapshot(survivor, SNAPSHOT_FIELDS)
         merged_before = audit_snapshot(merged, SNAPSHOT_FIELDS)
         contact_ids = list(Contact.objects.filter(customer=merged).values_list("pk", flat=True))
-        activity_ids = unscoped_activity_ids_of_customer(customer_id=merged.pk)
-        task_ids = unscoped_task_ids_of_customer(customer_id=merged.pk)
+        linked = links.registered()
+        linked_ids = links.moved_ids(linked, merged.pk)  # activities, tasks, opportunities, quotes, ...
         filled = {}
         # Unique values move rather than copy: clear them on the merged row first.
         moving_unique = {f: getattr(merged, f) for f in ("credit_code", "external_id")
@@ -141,16 +136,14 @@ def customer_merge(*, actor, survivor_id: int, merged_id: int) -> MergeRecord:
         survivor.version += 1
         survivor.save()
         Contact.objects.filter(pk__in=contact_ids).update(customer=survivor, updated_at=timezone.now())
-        activity_services.activities_move_to_customer(activity_ids=activity_ids, customer_id=survivor.pk,
-                                                      actor=actor)
-        activity_services.tasks_move_to_customer(task_ids=task_ids, customer_id=survivor.pk, actor=actor)
+        for link in linked:
+            link.move(ids=linked_ids[link.key], customer_id=survivor.pk, actor=actor)
         now = timezone.now()
         Customer.objects.filter(pk=merged.pk).update(merged_into=survivor, merged_at=now,
                                                      version=merged.version + 1, updated_at=now)
         record = MergeRecord.objects.create(
             survivor=survivor, merged=merged, actor=actor,
-            moved={"contacts": contact_ids, "activities": activity_ids, "tasks": task_ids,
-                   "filled": sorted(filled)},
+            moved={"contacts": contact_ids, **linked_ids, "filled": sorted(filled)},
             survivor_snapshot=survivor_before, merged_snapshot=merged_before)
         audit_record(actor=actor, instance=survivor, action="merge",
                      changes={k: {"old": survivor_before.get(k), "new": v} for k, v in filled.items()},
@@ -166,8 +159,6 @@ def customer_merge(*, actor, survivor_id: int, merged_id: int) -> MergeRecord:
 def customer_merge_undo(*, actor, merge_id: int) -> MergeRecord:
     """Put both customers back as they were before the merge: the contacts and activities that
     moved go back, the survivor's filled fields are emptied again, the duplicate reappears."""
-    from crm.activities import services as activity_services
-
     if not can_clean_up(actor):
         raise PermissionDenied(_("只有可见全部客户的角色才能撤销合并。"))
     with transaction.atomic():
@@ -199,10 +190,8 @@ def customer_merge_undo(*, actor, merge_id: int) -> MergeRecord:
                                                      version=merged.version + 1, **restore)
         Contact.objects.filter(pk__in=record.moved.get("contacts", []), customer=survivor).update(
             customer=merged, updated_at=now)
-        activity_services.activities_move_to_customer(activity_ids=record.moved.get("activities", []),
-                                                      customer_id=merged.pk, actor=actor)
-        activity_services.tasks_move_to_customer(task_ids=record.moved.get("tasks", []),
-                                                 customer_id=merged.pk, actor=actor)
+        for link in links.registered():
+            link.move(ids=record.moved.get(link.key, []), customer_id=merged.pk, actor=actor)
         record.undone_at = now
         record.undone_by = actor
         record.save(update_fields=["undone_at", "undone_by"])

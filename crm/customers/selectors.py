@@ -313,3 +313,9 @@ def customer_list_page(qs: QuerySet[Customer], *, sort: CustomerSort, cursor: st
         rows=rows,
         next_cursor=_cursor_encode(sort, rows[-1], backwards=False),
         previous_cursor=_cursor_encode(sort, rows[0], backwards=True) if more else None)
+
+
+def unscoped_customer_place(*, customer_id: int) -> tuple[int | None, int | None]:
+    """(department id, region id) of a customer, whoever asks (for records that follow it)."""
+    row = Customer.objects.filter(pk=customer_id).values_list("department_id", "region_id").first()
+    return row or (None, None)

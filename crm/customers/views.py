@@ -24,7 +24,7 @@ from crm.org.enums import Scope
 from crm.org.scoping import subtree_ids
 from crm.org.selectors import region_tree, staff_in_scope_of
 
-from . import charts, search, selectors, services
+from . import charts, links, search, selectors, services
 from .enums import CustomerLevel
 from .forms import CUSTOM_PREFIX, ContactForm, CustomerForm, HandoverForm
 from .models import Contact, Customer
@@ -225,6 +225,7 @@ def customer_detail(request, customer_id: int):
         "custom_values": _custom_values(customer),
         "can_release": customer.owner_id is not None and (customer.owner_id == user.pk or _is_manager(user)),
         "show_timeline": _timeline_available(), "timeline_template": TIMELINE_TEMPLATE,
+        "panels": links.panels_for(actor=user, customer=customer),
     })
 
 

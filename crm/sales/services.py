@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
-from crm.audit.services import audit_diff, audit_record, audit_snapshot
+from crm.audit.services import audit_diff, audit_record, audit_record_bulk, audit_snapshot
 from crm.catalog.selectors import price_for, product_list_visible_to
 from crm.customers.selectors import contact_get_for_actor, customer_get_for_actor
 from crm.customers.services import customer_touch
@@ -887,3 +887,41 @@ def sales_load_demo() -> int:
                     if status == QuoteStatus.SENT:
                         quote_send(actor=seller, quote_id=quote.pk)
     return made
+
+
+# -- merges of customers (crm.customers.links) --------------------------------------------------
+def _records_move_to_customer(model, *, ids: Sequence[int], customer_id: int, actor=None) -> int:
+    """Re-point opportunities or quotes at another customer (a merge moves the duplicate's deals
+    to the survivor; its undo moves them back). Unscoped: the merge checked the actor. The
+    department and region of an opportunity follow its customer, as on creation."""
+    from crm.customers.selectors import unscoped_customer_place
+
+    if not ids:
+        return 0
+    department_id, region_id = unscoped_customer_place(customer_id=customer_id)
+    with transaction.atomic():
+        records = list(model.objects.filter(pk__in=list(ids)).select_for_update().order_by("pk"))
+        moved = [r for r in records if r.customer_id != customer_id]
+        changes = {r.pk: {"customer": {"old": r.customer_id, "new": customer_id}} for r in moved}
+        fields = {"customer_id": customer_id, "updated_at": timezone.now(), "version": F("version") + 1}
+        if model is Opportunity:
+            fields.update(department_id=department_id, region_id=region_id)
+        model.objects.filter(pk__in=[r.pk for r in moved]).update(**fields)
+        audit_record_bulk(actor=actor, instances=moved, action="move", changes_by_pk=changes)
+    return len(moved)
+
+
+def opportunities_move_to_customer(*, ids: Sequence[int], customer_id: int, actor=None) -> int:
+    return _records_move_to_customer(Opportunity, ids=ids, customer_id=customer_id, actor=actor)
+
+
+def quotes_move_to_customer(*, ids: Sequence[int], customer_id: int, actor=None) -> int:
+    return _records_move_to_customer(Quote, ids=ids, customer_id=customer_id, actor=actor)
+
+
+def unscoped_opportunity_ids_of_customer(customer_id: int) -> list[int]:
+    return list(Opportunity.objects.filter(customer_id=customer_id).values_list("pk", flat=True))
+
+
+def unscoped_quote_ids_of_customer(customer_id: int) -> list[int]:
+    return list(Quote.objects.filter(customer_id=customer_id).values_list("pk", flat=True))

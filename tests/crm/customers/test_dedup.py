@@ -112,3 +112,40 @@ def test_review_page_merges_and_undoes(tenant_a, people, web_as, new_customer, i
     with in_tenant(tenant_a):
         assert Customer.objects.get(pk=dup.pk).merged_into_id is None
     assert web_as(tenant_a, people["sales"]).get("/customers/duplicates/").status_code == 403
+
+
+def test_merge_moves_the_deals_of_the_duplicate_and_undo_moves_them_back(
+        tenant_a, people, api_for, new_customer, in_tenant):
+    """Every app's records of a customer follow a merge (crm.customers.links): here the sales
+    app's opportunities and quotes; the undo moves exactly those back."""
+    import datetime
+
+    from django.utils import timezone
+
+    from crm.sales.models import Opportunity, Quote
+    from crm.sales.services import opportunity_create, quote_create
+
+    survivor = new_customer(tenant_a, people["sales"], "东方仪器有限公司")
+    duplicate = new_customer(tenant_a, people["sales"], "东方仪器公司")
+    with in_tenant(tenant_a):
+        later = timezone.localdate() + datetime.timedelta(days=30)
+        deal = opportunity_create(actor=people["sales"], data={
+            "customer_id": duplicate.pk, "name": "年度采购", "amount": "50000", "expected_close_date": later})
+        quote = quote_create(actor=people["sales"], data={"customer_id": duplicate.pk, "valid_until": later})
+        survivor_deal = opportunity_create(actor=people["sales"], data={
+            "customer_id": survivor.pk, "name": "续约", "amount": "1000", "expected_close_date": later})
+    api = api_for(tenant_a, people["admin"])
+    merged = api.post("/api/v1/customers/merge", {"survivor_id": survivor.pk, "merged_id": duplicate.pk},
+                      format="json")
+    assert merged.status_code == 201, merged.json()
+    with in_tenant(tenant_a):
+        assert Opportunity.objects.get(pk=deal.pk).customer_id == survivor.pk
+        assert Quote.objects.get(pk=quote.pk).customer_id == survivor.pk
+        assert Opportunity.objects.get(pk=deal.pk).version == deal.version + 1
+        assert AuditEntry.objects.filter(action="move", object_id=str(deal.pk),
+                                         content_type__model="opportunity").exists()
+    assert api.post(f"/api/v1/customers/merges/{merged.json()['id']}/undo").status_code == 200
+    with in_tenant(tenant_a):
+        assert Opportunity.objects.get(pk=deal.pk).customer_id == duplicate.pk
+        assert Quote.objects.get(pk=quote.pk).customer_id == duplicate.pk
+        assert Opportunity.objects.get(pk=survivor_deal.pk).customer_id == survivor.pk  # its own stays

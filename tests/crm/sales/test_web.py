@@ -313,3 +313,21 @@ def test_the_pages_speak_english_too(browser, inside, people):
     assert "New opportunity" in html and "Board view" in html
     html = page(client, f"/sales/quotes/{quote.pk}/")
     assert "Send to the customer" in html and "Draft" in html
+
+
+def test_the_customer_page_shows_its_deals_and_quotes_within_scope(browser, people, inside):
+    """The sales panel of the customer's 360° page (crm.customers.links): opportunities and
+    quotes the viewer may see; the panel is absent when there are none."""
+    sales = people["sales"]
+    with inside():
+        customer = customer_make(actor=sales)
+        bare = customer_make(actor=sales)
+        deal = opportunity_make(actor=sales, customer=customer, name="三季度扩容")
+        quote = quote_make(actor=sales, customer=customer)
+    html = page(browser("sales"), f"/customers/{customer.pk}/")
+    assert 'data-testid="customer-deals"' in html and "三季度扩容" in html and quote.number in html
+    assert f'href="/sales/opportunities/{deal.pk}/"' in html and f'href="/sales/quotes/{quote.pk}/"' in html
+    assert 'data-testid="customer-deals"' not in page(browser("sales"), f"/customers/{bare.pk}/")
+    manager_view = page(browser("exec"), f"/customers/{customer.pk}/")
+    assert "三季度扩容" in manager_view
+    page(browser("sales2"), f"/customers/{customer.pk}/", status=404)  # not theirs: no page at all
