@@ -6,3 +6,13 @@ class CustomersConfig(AppConfig):
     label = "customers"
     verbose_name = "Customers"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from crm.org.services import on_tree_moved
+
+        def reindex(*, kind: str, node_ids: list[int]) -> None:
+            from .tasks import customers_scope_reindex_task
+
+            customers_scope_reindex_task.delay(kind, node_ids)
+
+        on_tree_moved(reindex)

@@ -50,7 +50,8 @@ from pypinyin import lazy_pinyin
 from pypinyin.constants import RE_HANS
 
 from crm.org.enums import Scope
-from crm.org.scoping import scope_q, subtree_ids
+from crm.org.scoping import scope_q
+from crm.org.selectors import tree_ancestor_ids
 
 from .models import Contact, Customer
 from .normalize import company_name_normalize, credit_code_normalize, phone_digits
@@ -105,13 +106,16 @@ def _phone_tokens(phone: str) -> set[str]:
 
 
 def scope_tokens(owner_id, department_id, region_id) -> set[str]:
-    """Who may see the row, as tokens: its owner, department and region (leaf ids). A search
-    by someone with a narrower scope ANDs the query with the OR of the tokens their scope
-    covers, so the GIN index alone finds the few matches inside a large region (instead of
-    intersecting the matches with a btree bitmap of the whole region). The row-level scope
-    filter stays, so a stale token can hide a row from a search but never show one."""
-    return {f"{prefix}{value}" for prefix, value in (("so:", owner_id), ("sd:", department_id),
-                                                      ("sr:", region_id)) if value}
+    """Who may see the row, as tokens: its owner, and its department and region with all
+    their ancestors. A search by someone with a narrower scope ANDs the query with
+    ``so:<me> | sr:<my region>`` (or ``sd:<my department>``), so the GIN index alone finds the
+    few matches inside a large region, instead of intersecting them with a btree bitmap of
+    the whole region. The row-level scope filter stays, so a stale token (a region moved a
+    moment ago, re-indexed by a task) can hide a row from a search but never show one."""
+    tokens = {f"so:{owner_id}"} if owner_id else set()
+    tokens.update(f"sd:{pk}" for pk in tree_ancestor_ids(kind="department", node_id=department_id))
+    tokens.update(f"sr:{pk}" for pk in tree_ancestor_ids(kind="region", node_id=region_id))
+    return tokens
 
 
 def customer_tokens(customer: Customer) -> list[str]:
@@ -159,6 +163,13 @@ def contact_index(ids: Iterable[int]) -> None:
 
 
 _SCOPE_LEXEMES = "^s[odr]:"
+# The scope tokens of customer ``c`` in SQL (as scope_tokens): ancestors from the paths.
+SCOPE_TOKENS_SQL = (
+    "ARRAY(SELECT 'so:' || c.owner_id WHERE c.owner_id IS NOT NULL "
+    "UNION ALL SELECT 'sd:' || x::bigint FROM org_department AS d, "
+    "regexp_split_to_table(rtrim(d.path, '.'), '[.]') AS x WHERE d.id = c.department_id AND x <> '' "
+    "UNION ALL SELECT 'sr:' || x::bigint FROM org_region AS r, "
+    "regexp_split_to_table(rtrim(r.path, '.'), '[.]') AS x WHERE r.id = c.region_id AND x <> '')")
 
 
 def scope_index(customer_ids: Iterable[int]) -> None:
@@ -169,7 +180,7 @@ def scope_index(customer_ids: Iterable[int]) -> None:
     if not ids:
         return
     customer_table, contact_table = Customer._meta.db_table, Contact._meta.db_table
-    fresh = ("array_remove(ARRAY['so:' || c.owner_id, 'sd:' || c.department_id, 'sr:' || c.region_id], NULL)")
+    fresh = SCOPE_TOKENS_SQL
     kept = ("ARRAY(SELECT t FROM unnest(tsvector_to_array(coalesce({alias}.search_vector, ''::tsvector))) AS t "
             f"WHERE t !~ '{_SCOPE_LEXEMES}')")
     with connection.cursor() as cursor:
@@ -373,7 +384,8 @@ def _newest_matching(window_qs, columns: list[str], parsed: ParsedQuery, limit: 
 
 def _scope_tsquery(actor) -> str | None:
     """The OR of the scope tokens the actor's scope covers (None: sees everything). The same
-    rule as crm.org.scoping.scope_q."""
+    rule as crm.org.scoping.scope_q: own, or the actor's department or region subtree (every
+    row carries the tokens of all its ancestors)."""
     if actor is None:
         return None
     scope = actor.effective_scope()
@@ -381,9 +393,9 @@ def _scope_tsquery(actor) -> str | None:
         return None
     terms = [f"so:{actor.pk}"]
     if scope == Scope.DEPARTMENT and actor.department_id:
-        terms += [f"sd:{pk}" for pk in subtree_ids(actor.department)]
+        terms.append(f"sd:{actor.department_id}")  # the department and everything below it
     elif scope == Scope.REGION and actor.region_id:
-        terms += [f"sr:{pk}" for pk in subtree_ids(actor.region)]
+        terms.append(f"sr:{actor.region_id}")
     return "(" + " | ".join(_lexeme(t) for t in terms) + ")"
 
 
@@ -478,3 +490,19 @@ def search_contacts(*, qs, parsed: ParsedQuery, limit: int = 20, actor=None) -> 
 fold_text = _fold
 name_tokens = _name_tokens
 tsquery_lexeme = _lexeme
+
+
+def scope_reindex_nodes(*, kind: str, node_ids: Iterable[int], batch_size: int = 5000) -> int:
+    """Refresh the scope tokens of every customer (and its contacts) placed in these
+    departments or regions (``kind``), after their tree moved. Returns how many customers."""
+    column = "department_id" if kind == "department" else "region_id"
+    qs = Customer.objects.filter(**{f"{column}__in": list(node_ids)}).order_by("pk").values_list("pk", flat=True)
+    done, after = 0, 0
+    while True:
+        batch = list(qs.filter(pk__gt=after)[:batch_size])
+        if not batch:
+            return done
+        with transaction.atomic():
+            scope_index(batch)
+        done += len(batch)
+        after = batch[-1]

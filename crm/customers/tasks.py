@@ -94,3 +94,12 @@ def customers_import_chunk_task(self, job_id: int, chunk: int) -> dict:
         import_job_fail(job_id=job_id, error=_("导入（第 %(n)s 部分）失败：%(e)s") % {**part, "e": exc})
         raise
     return {"status": job.status, "chunk": chunk}
+
+
+@shared_task(name="customers.scope_reindex", acks_late=True, soft_time_limit=3600, time_limit=3700)
+def customers_scope_reindex_task(kind: str, node_ids: list[int]) -> int:
+    """Re-index the scope tokens of the customers of a moved department or region subtree
+    (queued by crm.org.services.on_tree_moved). Idempotent: it recomputes from the paths."""
+    from .search import scope_reindex_nodes
+
+    return scope_reindex_nodes(kind=kind, node_ids=node_ids)

@@ -65,3 +65,30 @@ def region_get_active(*, region_id) -> Region | None:
         return Region.objects.filter(pk=int(region_id), is_active=True).first()
     except (TypeError, ValueError):
         return None
+
+
+_ANCESTOR_TTL = 60.0  # seconds; a moved node re-indexes what depends on it (services.on_tree_moved)
+_ancestor_cache: dict[tuple, tuple[float, tuple[int, ...]]] = {}
+
+
+def tree_ancestor_ids(*, kind: str, node_id) -> tuple[int, ...]:
+    """The ids of a department's or region's ancestors and itself, root first (from its
+    materialised path), cached per process for a minute. ``kind``: "department" or "region"."""
+    import time
+
+    from django.db import connection
+
+    if not node_id:
+        return ()
+    key = (getattr(connection, "schema_name", ""), kind, int(node_id))
+    now = time.monotonic()
+    hit = _ancestor_cache.get(key)
+    if hit and hit[0] > now:
+        return hit[1]
+    model = Department if kind == "department" else Region
+    path = model.objects.filter(pk=node_id).values_list("path", flat=True).first() or ""
+    ids = tuple(int(part) for part in path.split(".") if part) or (int(node_id),)
+    if len(_ancestor_cache) > 50_000:
+        _ancestor_cache.clear()
+    _ancestor_cache[key] = (now + _ANCESTOR_TTL, ids)
+    return ids

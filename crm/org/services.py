@@ -44,6 +44,17 @@ def _node_create(model: type[TreeNode], *, name: str, parent: TreeNode | None, *
     return node
 
 
+_tree_moved_listeners: list = []
+
+
+def on_tree_moved(listener) -> None:
+    """Have ``listener(kind=..., node_ids=[...])`` called after the commit of every move of a
+    department or region (``kind``), with the ids of the moved subtree: records that store
+    their place's ancestors (the customers' search tokens) re-index them. Registered from an
+    app's ``ready``."""
+    _tree_moved_listeners.append(listener)
+
+
 def _node_move(node: TreeNode, *, new_parent: TreeNode | None) -> None:
     if new_parent is not None and new_parent.path.startswith(node.path):
         raise ValidationError({"parent": _("不能把节点移动到它自己或它的下级之下。")})
@@ -55,6 +66,10 @@ def _node_move(node: TreeNode, *, new_parent: TreeNode | None) -> None:
     node.parent = new_parent
     node.path = new_path
     node.save(update_fields=["parent", "path"])
+    if old_path != new_path:
+        kind = "department" if isinstance(node, Department) else "region"
+        moved = list(type(node).objects.filter(path__startswith=new_path).values_list("pk", flat=True))
+        transaction.on_commit(lambda: [listener(kind=kind, node_ids=moved) for listener in _tree_moved_listeners])
 
 
 @transaction.atomic

@@ -156,9 +156,16 @@ class Tokeniser:
         into.update("d:" + digits[i:i + 4] for i in range(len(digits) - 3))
 
 
+ANCESTORS: dict[str, dict[int, tuple[int, ...]]] = {"department": {}, "region": {}}  # filled by _owners()
+
+
 def scope_tokens(owner_id, department_id, region_id) -> set[str]:
-    """As crm.customers.search.scope_tokens."""
-    return {f"{t}{v}" for t, v in (("so:", owner_id), ("sd:", department_id), ("sr:", region_id)) if v}
+    """As crm.customers.search.scope_tokens (the owner; the department and region with their
+    ancestors, from the paths read once)."""
+    tokens = {f"so:{owner_id}"} if owner_id else set()
+    tokens.update(f"sd:{pk}" for pk in ANCESTORS["department"].get(department_id, ()))
+    tokens.update(f"sr:{pk}" for pk in ANCESTORS["region"].get(region_id, ()))
+    return tokens
 
 
 def tsvector_literal(tokens) -> str:
@@ -303,9 +310,12 @@ def _ts(dt: datetime) -> str:
 
 def _owners():
     """(user id, region id, department id) of every salesperson, and a city lookup by region."""
-    from crm.org.models import Region, User
+    from crm.org.models import Department, Region, User
 
     sales = list(User.objects.filter(email__startswith="sales").values_list("id", "region_id", "department_id"))
+    for kind, model in (("department", Department), ("region", Region)):
+        ANCESTORS[kind] = {pk: tuple(int(p) for p in path.split(".") if p)
+                           for pk, path in model.objects.values_list("pk", "path")}
     by_name = {r.name: r.pk for r in Region.objects.all()}
     return sales, by_name
 

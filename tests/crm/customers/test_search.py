@@ -217,7 +217,9 @@ def test_scope_tokens_follow_owner_department_and_region(tenant_a, people, acme,
     with in_tenant(tenant_a):
         customer = acme["hzsz"]
         contact = contact_create(actor=sales, customer_id=customer.pk, data={"name": "张三", "phones": ["13911112222"]})
-        expected = {f"so:{sales.pk}", f"sd:{sales.department_id}"}
+        expected = {f"so:{sales.pk}", f"sd:{sales.department_id}", f"sr:{customer.region_id}"} - {"sr:None"}
+        ancestors = {f"sd:{int(p)}" for p in sales.department.path.split(".") if p}
+        assert ancestors <= _tokens("customers_customer", customer.pk)  # every level up the tree
         assert expected <= _tokens("customers_customer", customer.pk)
         assert expected <= _tokens("customers_contact", contact.pk)
         customers_transfer(actor=people["exec"], customer_ids=[customer.pk], to_owner_id=sales2.pk)
@@ -260,3 +262,27 @@ def test_a_stale_scope_token_never_shows_a_row_outside_the_scope(tenant_a, peopl
         found = search.search_customers(qs=selectors.customer_list_visible_to(actor=sales), parsed=parsed,
                                         actor=sales)
         assert other.pk not in [c.pk for c in found]
+
+
+def test_moving_a_department_re_indexes_the_scope_tokens_of_its_customers(tenant_a, user_in, in_tenant, new_customer,
+                                                                            django_capture_on_commit_callbacks):
+    """Customers carry their department's ancestors; moving the department under another
+    parent queues a re-index (after commit) that brings the tokens along."""
+    from crm.org.models import Department
+    from crm.org.services import department_create, department_update, staff_create
+
+    admin = user_in(tenant_a, "admin")
+    with in_tenant(tenant_a):
+        first = department_create(actor=admin, name="迁移前上级")
+        second = department_create(actor=admin, name="迁移后上级")
+        team = department_create(actor=admin, name="迁移测试组", parent_id=first.pk)
+        seller = staff_create(actor=None, email="mover@alpha.example.com", full_name="迁移业务员",
+                              role_codes=["salesperson"], department_id=team.pk)
+    customer = new_customer(tenant_a, seller, "迁移部门测试有限公司")
+    with in_tenant(tenant_a):
+        assert {f"sd:{first.pk}", f"sd:{team.pk}"} <= _tokens("customers_customer", customer.pk)
+        with django_capture_on_commit_callbacks(execute=True):
+            department_update(actor=admin, department_id=team.pk, parent_id=second.pk)
+        assert Department.objects.get(pk=team.pk).path.startswith(second.path)
+        tokens = _tokens("customers_customer", customer.pk)
+        assert f"sd:{second.pk}" in tokens and f"sd:{first.pk}" not in tokens and f"sd:{team.pk}" in tokens
