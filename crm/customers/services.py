@@ -18,6 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.audit.services import audit_diff, audit_record, audit_record_bulk, audit_snapshot
+from crm.integrations.enums import WebhookEventType
+from crm.integrations.services import webhook_emit_many, webhook_is_subscribed
 from crm.org.enums import Scope
 from crm.org.selectors import region_get_active, staff_in_scope_of, tenant_config_get
 from crm.org.services import StaleVersion  # one exception for every stale edit (412 in the API)
@@ -180,6 +182,29 @@ def _owner_history(customer: Customer, *, from_owner, to_owner, reason: str, act
                            batch=batch or uuid.uuid4(), note=note[:500])
 
 
+# -- webhooks (crm.integrations) --------------------------------------------------------------
+def customer_webhook_payload(customer: Customer, *, change: str) -> dict:
+    """The ``data`` of a customer.updated event (``customer`` with owner and region loaded)."""
+    return {"id": customer.pk, "name": customer.name, "credit_code": customer.credit_code,
+            "phone": customer.phone,
+            "owner": {"id": customer.owner.pk, "name": customer.owner.full_name} if customer.owner_id else None,
+            "region": {"id": customer.region.pk, "name": customer.region.name} if customer.region_id else None,
+            "stage": customer.stage, "updated_at": customer.updated_at, "version": customer.version,
+            "change": change}
+
+
+def _emit_customers_updated(customer_ids: Sequence[int], *, change: str) -> None:
+    """One customer.updated event per changed customer (bulk changes too: the same payload
+    shape for every consumer), sent after the caller's transaction commits; nothing when no
+    endpoint subscribes. Keyed by id and version, so an event is never emitted twice."""
+    if not customer_ids or not webhook_is_subscribed(event_type=WebhookEventType.CUSTOMER_UPDATED):
+        return
+    rows = list(Customer.objects.filter(pk__in=list(customer_ids)).select_related("owner", "region").order_by("pk"))
+    webhook_emit_many(event_type=WebhookEventType.CUSTOMER_UPDATED,
+                      payloads=[customer_webhook_payload(c, change=change) for c in rows],
+                      idempotency_keys=[f"customer.updated:{c.pk}:v{c.version}" for c in rows])
+
+
 # -- customers ---------------------------------------------------------------------------------
 def customer_create(*, actor, data: dict, duplicate_override: bool = False,
                     override_reason: str = "") -> Customer:
@@ -218,6 +243,7 @@ def customer_create(*, actor, data: dict, duplicate_override: bool = False,
         audit_record(actor=actor, instance=customer, action="create", note=note,
                      changes=audit_diff({}, audit_snapshot(customer, CUSTOMER_FIELDS)))
         search.customer_index([customer.pk])
+        _emit_customers_updated([customer.pk], change="created")
     return customer
 
 
@@ -249,6 +275,7 @@ def customer_update(*, actor, customer_id: int, data: dict, version: int | None 
                 note = _("确认不是重复客户（疑似：%(ids)s）：%(reason)s") % {
                     "ids": ", ".join(str(c["id"]) for c in candidates), "reason": override_reason or "-"}
             audit_record(actor=actor, instance=customer, action="update", changes=changes, note=note)
+            _emit_customers_updated([customer.pk], change="updated")
         search.customer_index([customer.pk])
         if (customer.owner_id, customer.department_id, customer.region_id) != scope_before:
             search.scope_index([customer.pk])  # its contacts' scope tokens
@@ -313,6 +340,7 @@ def _reassign(*, actor, customers: list[Customer], owners: list, reason: str, no
     audit_record_bulk(actor=actor, instances=moved, action=reason, changes_by_pk=changes_by_pk,
                       note=note)
     search.scope_index([c.pk for c in moved])
+    _emit_customers_updated([c.pk for c in moved], change=str(reason))
     return len(moved)
 
 
@@ -357,6 +385,7 @@ def _release(customers: list[Customer], *, actor, note: str) -> int:
     OwnershipChange.objects.bulk_create(history, batch_size=1000)
     audit_record_bulk(actor=actor, instances=customers, action="release", changes_by_pk=changes, note=note)
     search.scope_index([c.pk for c in customers])
+    _emit_customers_updated([c.pk for c in customers], change="released")
     return len(customers)
 
 

@@ -26,6 +26,7 @@ class Permission(models.TextChoices):
     MANAGE_CATALOG = "catalog.manage", _("管理产品、分类与价格表")
     MANAGE_STOCK = "catalog.manage_stock", _("管理仓库与库存")
     MANAGE_APPROVAL_POLICIES = "approvals.manage_policies", _("管理审批流程")
+    MANAGE_INTEGRATIONS = "integrations.manage", _("管理系统集成（Webhook 与 ERP 接口）")
 
 
 class SystemRole(models.TextChoices):

@@ -9,14 +9,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.urls import reverse, reverse_lazy
+from django.urls import NoReverseMatch, reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from crm.audit.selectors import audit_trail_for
 
 from . import selectors, services
+from .enums import Permission
 from .forms import EmailLoginForm, StaffForm
 from .permissions import can_manage_settings, can_manage_staff, can_view_audit_of_staff
 
@@ -169,7 +171,29 @@ def settings_page(request):
         "departments": selectors.department_tree(),
         "regions": selectors.region_tree(),
         "roles": selectors.role_list(),
+        "admin_links": _admin_links(request.user),
     })
+
+
+# Settings of other modules, linked from the settings page when installed and allowed:
+# (url name, label, permission code).
+ADMIN_LINKS = (
+    ("approvals:policies", gettext_lazy("审批流程"), Permission.MANAGE_APPROVAL_POLICIES),
+    ("catalog:products", gettext_lazy("产品、价格表与仓库"), Permission.MANAGE_CATALOG),
+    ("integrations:index", gettext_lazy("系统集成（Webhook 与 ERP 接口）"), Permission.MANAGE_INTEGRATIONS),
+)
+
+
+def _admin_links(user) -> list[tuple[str, str]]:
+    links = []
+    for url_name, label, permission in ADMIN_LINKS:
+        if not user.has_qiao_perm(permission):
+            continue
+        try:
+            links.append((reverse(url_name), str(label)))
+        except NoReverseMatch:
+            continue  # the module is not installed
+    return links
 
 
 @login_required

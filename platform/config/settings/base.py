@@ -55,6 +55,7 @@ TENANT_APPS = [
     "crm.catalog",
     "crm.approvals",
     "crm.sales",
+    "crm.integrations",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]

@@ -32,6 +32,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "args": ("sales.quotes_expire",),
     },
+    "integrations-webhook-sweep": {
+        "task": "tenants.fan_out",
+        "schedule": 60.0,
+        "args": ("integrations.sweep",),
+    },
     "tenants-usage-report": {
         "task": "tenants.fan_out",
         "schedule": 3600.0,

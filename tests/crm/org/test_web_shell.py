@@ -60,6 +60,10 @@ def test_pages_carry_the_viewport_and_local_htmx(web_as, tenant_a, user_in):
 def test_settings_page_for_admin(tenant_a, user_in, web_as):
     admin_page = web_as(tenant_a, user_in(tenant_a, "admin")).get("/settings/")
     assert admin_page.status_code == 200 and "标准产品" in admin_page.content.decode()
+    html = admin_page.content.decode()
+    # the settings of other modules, for those allowed to change them
+    assert 'data-testid="admin-links"' in html
+    assert 'href="/approvals/policies/"' in html and 'href="/catalog/"' in html and 'href="/integrations/"' in html
     assert web_as(tenant_a, user_in(tenant_a, "sales")).get("/settings/").status_code == 403
 
 
