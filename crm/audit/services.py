@@ -118,6 +118,10 @@ class AuditCopyWriter:
                           json.dumps(_jsonable(changes or {}), ensure_ascii=False, separators=(",", ":")),
                           note[:500], *self._tail))
 
+    def object_ids(self) -> list[str]:
+        """The ids of the records collected so far (before ``write``)."""
+        return [row[6] for row in self.rows]
+
     def write(self, cursor) -> int:
         """COPY the collected rows (``cursor``: a Django cursor on the default connection)."""
         written, rows = len(self.rows), self.rows

@@ -332,5 +332,9 @@ def write_batch(plans: list[RowPlan], *, actor, job, allow_duplicates: bool) -> 
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         created = _create(cursor, creates, actor=actor, now=now, note=note, audit=audit)
         _update(cursor, updates, actor=actor, now=now, note=note, audit=audit)
+        changed = [int(pk) for pk in audit.object_ids()]  # created, and updated with a difference
         audit.write(cursor)
+    from .services import customers_updated_emit
+
+    customers_updated_emit(customer_ids=changed, change="imported")  # nothing unless subscribed
     return created, len(updates), rejected

@@ -193,6 +193,11 @@ def customer_webhook_payload(customer: Customer, *, change: str) -> dict:
             "change": change}
 
 
+def customers_updated_emit(*, customer_ids: Sequence[int], change: str) -> None:
+    """customer.updated for changes made outside these services (imports, merges)."""
+    _emit_customers_updated(customer_ids, change=change)
+
+
 def _emit_customers_updated(customer_ids: Sequence[int], *, change: str) -> None:
     """One customer.updated event per changed customer (bulk changes too: the same payload
     shape for every consumer), sent after the caller's transaction commits; nothing when no

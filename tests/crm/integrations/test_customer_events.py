@@ -1,4 +1,5 @@
-"""customer.updated end to end: creating, editing (through the API), transferring, releasing
+"""customer.updated end to end: creating, editing (through the API), transferring, releasing,
+merging, importing
 and claiming customers emits one signed event per customer after commit; nothing when no
 endpoint subscribes, when nothing changed or when the change fails."""
 
@@ -104,3 +105,28 @@ def test_no_event_without_subscriber_without_change_or_when_the_change_fails(
         customer_services.customer_update(actor=people["sales"], customer_id=customer.pk,
                                           data={"stage": "customer"})
     assert WebhookEvent.objects.count() == 1 and len(receiver.requests) == 1
+
+
+def test_merges_and_imports_emit_customer_updated_too(alpha, people, make_endpoint, receiver,
+                                                      django_capture_on_commit_callbacks):
+    from crm.customers import dedup, imports
+
+    make_endpoint(events=[UPDATED])
+    survivor, duplicate = _customer(people["sales"], "合并事件测试有限公司"), _customer(people["sales"], "合并事件测试公司")
+    receiver.requests.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        record = dedup.customer_merge(actor=people["admin"], survivor_id=survivor.pk, merged_id=duplicate.pk)
+    merged = {json.loads(r.content)["data"]["id"]: json.loads(r.content)["data"]["change"] for r in receiver.requests}
+    assert merged == {survivor.pk: "merged", duplicate.pk: "merged"}
+    receiver.requests.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        dedup.customer_merge_undo(actor=people["admin"], merge_id=record.pk)
+    assert {json.loads(r.content)["data"]["change"] for r in receiver.requests} == {"merge_undone"}
+    receiver.requests.clear()
+    content = "名称,外部编号\n导入事件测试甲公司,EV-1\n导入事件测试乙公司,EV-2\n".encode()
+    job = imports.import_job_create(actor=people["admin"], file_name="ev.csv", content=content)
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.import_job_run(actor=people["admin"], job_id=job.pk)  # the task runs after commit
+    imported = [json.loads(r.content)["data"] for r in receiver.requests]
+    assert sorted(d["name"] for d in imported) == ["导入事件测试乙公司", "导入事件测试甲公司"]
+    assert {d["change"] for d in imported} == {"imported"}
