@@ -294,6 +294,29 @@ def _surely_common(model, parsed: ParsedQuery) -> bool:
     return min(freqs[t] for t in parsed.tokens) * rows > RARE_LIMIT
 
 
+IO_CONCURRENCY = "128"
+_prefetch: dict[str, bool] = {}
+
+
+def _prefetch_supported() -> bool:
+    """Whether the server accepts effective_io_concurrency > 0 (not on platforms without
+    posix_fadvise, e.g. an embedded server on macOS). Asked once per process and database."""
+    name = connection.settings_dict.get("NAME", "")
+    if name not in _prefetch:
+        from django.db import DatabaseError
+
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('effective_io_concurrency')")
+                before = cursor.fetchone()[0]
+                cursor.execute("SELECT set_config('effective_io_concurrency', %s, true)", [IO_CONCURRENCY])
+                cursor.execute("SELECT set_config('effective_io_concurrency', %s, true)", [before])
+            _prefetch[name] = True
+        except DatabaseError:
+            _prefetch[name] = False
+    return _prefetch[name]
+
+
 @contextmanager
 def _planner(**settings: str):
     """Never a sequential scan of a large table for these queries. With a LIMIT and a common
@@ -304,6 +327,11 @@ def _planner(**settings: str):
     # look expensive to the planner (it cannot estimate the row-by-row match), which would
     # otherwise compile the query (JIT, ~100+ ms) and start workers for it.
     settings = {"enable_seqscan": "off", "jit": "off", "max_parallel_workers_per_gather": "0", **settings}
+    if _prefetch_supported():
+        # The bitmap heap scans of a search read a few hundred to a few thousand scattered rows:
+        # with prefetching (posix_fadvise) the pages that are not cached are read in parallel,
+        # about four times faster when cold (measured at 1M customers).
+        settings["effective_io_concurrency"] = IO_CONCURRENCY
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(settings)), list(settings))
         before = dict(zip(settings, cursor.fetchone(), strict=True))
