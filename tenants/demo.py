@@ -92,6 +92,10 @@ def demo_tenants_ensure(*, password: str = DEMO_PASSWORD) -> list[Tenant]:
 
                 with schema_context(tenant.schema_name):
                     catalog_load_demo()
+                    if "orders" in MODES[tenant.primary_mode].modules:
+                        from crm.orders.services import orders_load_demo
+
+                        orders_load_demo()
             if "sales" in getattr(MODES.get(tenant.primary_mode or ""), "modules", ()):
                 from django_tenants.utils import schema_context
 

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("crm.catalog.api.urls")),
     path("", include("crm.approvals.api.urls")),
     path("", include("crm.sales.api.urls")),
+    path("", include("crm.orders.api.urls")),
     path("", include("crm.integrations.api.urls")),
 ]
 
@@ -24,6 +25,7 @@ urlpatterns = [
     path("catalog/", include("crm.catalog.urls")),
     path("approvals/", include("crm.approvals.urls")),
     path("sales/", include("crm.sales.urls")),
+    path("orders/", include("crm.orders.urls")),
     path("integrations/", include("crm.integrations.urls")),
     path("i18n/setlang/", language_set, name="set-language"),
     path("api/v1/", include(api_v1)),

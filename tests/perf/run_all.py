@@ -5,7 +5,7 @@
 
 Settings: config.settings.dev (set here). Each benchmark is also a script of its own
 (bench_provisioning.py, bench_migrate.py, bench_requests.py, bench_import.py, bench_customers.py,
-bench_approvals.py, with --help) and removes the
+bench_approvals.py, bench_orders.py, with --help) and removes the
 tenants and schemas it created. The defaults take about a minute and a half on 2 cores; --quick
 runs smaller sizes as a smoke test. The exit status is 1 if a benchmark failed to run, and
 also if a target was missed when --strict is given.
@@ -31,6 +31,7 @@ QUICK = {
     "customers": ["--customers", "5000", "--contacts", "10000", "--activities", "25000", "--scan", "--repeat", "15",
                   "--drop"],
     "approvals": ["--requests", "2000", "--repeat", "15", "--decisions", "40", "--drop"],
+    "orders": ["--orders", "2000", "--repeat", "15", "--submits", "20", "--drop"],
 }
 # Benchmarks whose full size takes minutes: a smaller default here (the figure is projected
 # to the full size); run the script itself for the full size (bench_import.py --rows 100000).
@@ -40,14 +41,17 @@ DEFAULT = {
     "customers": ["--customers", "20000", "--contacts", "40000", "--activities", "100000", "--scan", "--drop"],
     # full size: bench_approvals.py --requests 1000000
     "approvals": ["--requests", "20000", "--drop"],
+    # full size: bench_orders.py --orders 1000000
+    "orders": ["--orders", "20000", "--drop"],
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
-    parser.add_argument("--only", default="provisioning,migrate,requests,import,customers,approvals",
-                        help="comma-separated: provisioning, migrate, requests, import, customers, approvals")
+    parser.add_argument("--only", default="provisioning,migrate,requests,import,customers,approvals,orders",
+                        help="comma-separated: provisioning, migrate, requests, import, customers, approvals, "
+                             "orders")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is not met")
     args = parser.parse_args(argv)
 
@@ -56,12 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     import bench_customers
     import bench_import
     import bench_migrate
+    import bench_orders
     import bench_provisioning
     import bench_requests
 
     benches = {"provisioning": bench_provisioning.main, "migrate": bench_migrate.main,
                "requests": bench_requests.main, "import": bench_import.main,
-               "customers": bench_customers.main, "approvals": bench_approvals.main}
+               "customers": bench_customers.main, "approvals": bench_approvals.main,
+               "orders": bench_orders.main}
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in benches]
     if unknown:

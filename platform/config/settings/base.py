@@ -55,6 +55,7 @@ TENANT_APPS = [
     "crm.catalog",
     "crm.approvals",
     "crm.sales",
+    "crm.orders",
     "crm.integrations",
 ]
 
@@ -137,6 +138,9 @@ STATIC_URL = "/static/"
 STATIC_ROOT = env("STATIC_ROOT", str, "") or None  # set in production (collectstatic)
 WHITENOISE_USE_FINDERS = True  # serve installed packages' static files without collectstatic
 STATICFILES_DIRS = [CONFIG_DIR / "static"]
+
+# --- uploaded files (order attachments): served only through views that check access ----------
+MEDIA_ROOT = env("MEDIA_ROOT", str, "") or str(BASE_DIR / ".data" / "media")
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -37,6 +37,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "args": ("integrations.sweep",),
     },
+    "orders-idempotency-purge": {
+        "task": "tenants.fan_out",
+        "schedule": 86400.0,
+        "args": ("orders.idempotency_purge",),
+    },
     "tenants-usage-report": {
         "task": "tenants.fan_out",
         "schedule": 3600.0,

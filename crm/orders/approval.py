@@ -1,0 +1,75 @@
+"""The "order" document type of the approval engine (crm.approvals.registry), registered by
+``OrdersConfig.ready``.
+
+Facts the tenant's policy conditions look at, read at submission:
+* amount: the order's total (tax included) and its currency;
+* discount_pct: the largest discount of its lines;
+* customer_is_new: the customer has no earlier approved (and not cancelled) order;
+* credit_over_limit: the customer has a credit limit (CustomerCredit) and its open
+  receivables (``selectors.open_receivables_for_customer``) plus this order exceed it; the
+  default policy then adds the credit-override step (finance) instead of refusing;
+* department / region: the order's, for steps restricted to the submitter's department or
+  region.
+The callbacks move the order inside the engine's transaction (crm.orders.services)."""
+
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from crm.approvals.registry import DocumentType, Facts, register
+
+from .selectors import DOC_TYPE
+
+
+def order_facts(object_id: int) -> Facts:
+    from .models import Order
+    from .selectors import credit_over_limit_with, customer_has_approved_order
+
+    order = Order.objects.get(pk=object_id)
+    return Facts(
+        amount=order.total, currency=order.currency, discount_pct=order.max_discount_pct,
+        customer_is_new=not customer_has_approved_order(customer_id=order.customer_id, exclude_order_id=order.pk),
+        credit_over_limit=credit_over_limit_with(customer_id=order.customer_id, amount=order.total,
+                                                 currency=order.currency, exclude_order_id=order.pk),
+        department_id=order.department_id, region_id=order.region_id)
+
+
+def _approved(object_id: int, actor) -> None:
+    from .services import order_approval_approved
+
+    order_approval_approved(order_id=object_id, actor=actor)
+
+
+def _rejected(object_id: int, actor, comment: str) -> None:
+    from .services import order_approval_rejected
+
+    order_approval_rejected(order_id=object_id, actor=actor, comment=comment)
+
+
+def _recalled(object_id: int, actor) -> None:
+    from .services import order_approval_recalled
+
+    order_approval_recalled(order_id=object_id, actor=actor)
+
+
+def _url(object_id: int) -> str:
+    try:
+        return reverse("orders:detail", args=[object_id])
+    except NoReverseMatch:  # pragma: no cover - the pages are always installed
+        return ""
+
+
+def _title(object_id: int) -> str:
+    from .models import Order
+
+    row = Order.objects.filter(pk=object_id).values("number", "customer__name").first()
+    if row is None:
+        return f"#{object_id}"
+    return f"{_('订单')} {row['number']} · {row['customer__name']}"
+
+
+def register_order_document() -> DocumentType:
+    return register(DocumentType(
+        key=DOC_TYPE, label=_("订单"), facts=order_facts, on_approved=_approved, on_rejected=_rejected,
+        on_recalled=_recalled, url=_url, title=_title, credit_control=True))
