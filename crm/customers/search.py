@@ -367,6 +367,32 @@ def _rank_key(text: str, norm: str):
     return key
 
 
+def _ranked_in_sql(matches, parsed: ParsedQuery, norm: str, limit: int) -> tuple[list[int], bool]:
+    """The rare-query ranking (as _rank_key) done by PostgreSQL over at most RARE_LIMIT + 1
+    matches, returning only the first ``limit`` ids, and whether the matches were at most
+    RARE_LIMIT (else the caller takes the common-query path). One statement; no row of the
+    thousands that may match crosses into Python."""
+    inner = matches.order_by().values_list("pk", "name", "short_name", "phone_digits", "email", "credit_code",
+                                           "name_norm", "updated_at")[:RARE_LIMIT + 1]
+    sql, params = inner.query.sql_with_params()
+    text = parsed.text
+    exact = ("(lower(name) = %s OR lower(short_name) = %s OR digits = %s OR email = %s OR code = %s"
+             " OR (%s <> '' AND norm = %s AND strpos(lower(name), %s) > 0 AND char_length(name) <= %s))")
+    starts = "(left(lower(name), %s) = %s OR left(lower(short_name), %s) = %s)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT pk, n FROM (SELECT w.*, count(*) OVER () AS n FROM ({sql}) "
+            "AS w(pk, name, short_name, digits, email, code, norm, updated_at)) AS x "
+            f"ORDER BY {exact} IS TRUE DESC, {starts} IS TRUE DESC, char_length(name), updated_at DESC, pk DESC "
+            "LIMIT %s",  # IS TRUE: a NULL column (no credit code) makes the test NULL, which sorts first
+            [*params, text, text, text, text, text.upper(), norm, norm, text, len(text) + 12,
+             len(text), text, len(text), text, limit])
+        rows = cursor.fetchall()
+    if rows and rows[0][1] > RARE_LIMIT:
+        return [], False
+    return [pk for pk, _n in rows], True
+
+
 def _in_order(qs, ids: list[int]) -> list:
     by_id = qs.in_bulk(ids)
     return [by_id[i] for i in ids if i in by_id]
@@ -457,11 +483,10 @@ def search_customers(*, qs, parsed: ParsedQuery, limit: int = 20, actor=None) ->
     norm = company_name_normalize(parsed.text) if parsed.kind in ("name", "pinyin") else ""
     common = _surely_common(Customer, parsed)
     with _planner():
-        rows = [] if common else list(matches.order_by().values_list(
-            "pk", "name", "short_name", "phone_digits", "email", "credit_code", "updated_at")[:RARE_LIMIT + 1])
-        if not common and len(rows) <= RARE_LIMIT:
-            rows.sort(key=_rank_key(parsed.text, norm))
-            return _in_order(qs, [r[0] for r in rows[:limit]])
+        if not common:
+            ids, rare = _ranked_in_sql(matches, parsed, norm, limit)
+            if rare:
+                return _in_order(qs, ids)
         # Common query: exact and prefix hits first (a btree range on the normalised name), then
         # the newest matches through an (owner,) updated_at index, filtered row by row.
         head = []

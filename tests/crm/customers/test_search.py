@@ -286,3 +286,20 @@ def test_moving_a_department_re_indexes_the_scope_tokens_of_its_customers(tenant
         assert Department.objects.get(pk=team.pk).path.startswith(second.path)
         tokens = _tokens("customers_customer", customer.pk)
         assert f"sd:{second.pk}" in tokens and f"sd:{first.pk}" not in tokens and f"sd:{team.pk}" in tokens
+
+
+@pytest.mark.parametrize("q", ["华为", "思壮", "hzsz", "5881", "13800138000", "sales@hezhongsizhuang.com", "壮"])
+def test_the_sql_ranking_of_rare_queries_matches_the_python_rank_key(tenant_a, people, acme, in_tenant, q):
+    from crm.customers import selectors
+    from crm.customers.normalize import company_name_normalize
+
+    with in_tenant(tenant_a):
+        qs = selectors.customer_list_visible_to(actor=people["exec"])
+        parsed = search.parse_query(q)
+        norm = company_name_normalize(parsed.text) if parsed.kind in ("name", "pinyin") else ""
+        matches = search._verified(qs, parsed, customer=True)
+        rows = list(matches.order_by().values_list("pk", "name", "short_name", "phone_digits", "email",
+                                                   "credit_code", "updated_at"))
+        rows.sort(key=lambda r: (search._rank_key(parsed.text, norm)(r), -r[0]))
+        ids, rare = search._ranked_in_sql(matches, parsed, norm, 20)
+        assert rare and ids == [r[0] for r in rows[:20]] and ids
