@@ -335,11 +335,14 @@ def _planner(**settings: str):
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(settings)), list(settings))
         before = dict(zip(settings, cursor.fetchone(), strict=True))
-        for name, value in settings.items():
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+        _set_all(cursor, settings)  # one round trip for all of them
         yield  # on an error the savepoint's rollback undoes the settings
-        for name, value in before.items():
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+        _set_all(cursor, before)
+
+
+def _set_all(cursor, settings: dict[str, str]) -> None:
+    cursor.execute("SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(settings)),
+                   [part for item in settings.items() for part in item])
 
 
 @contextmanager
