@@ -59,6 +59,8 @@ from crm.catalog.selectors import (
 )
 from crm.catalog.services import stock_release, stock_reserve, stock_ship
 from crm.customers.selectors import customer_get_for_actor
+from crm.integrations.enums import WebhookEventType
+from crm.integrations.services import webhook_emit, webhook_is_subscribed
 from crm.org.selectors import staff_in_scope_of
 from crm.org.services import StaleVersion
 
@@ -512,6 +514,29 @@ def _after_commit(task, *args) -> None:
                           robust=True)
 
 
+def order_webhook_payload(order: Order) -> dict:
+    """The ``data`` of the order events for the ERP (crm.integrations): header, totals, lines."""
+    lines = list(order.lines.order_by("position", "id"))
+    return {"id": order.pk, "number": order.number, "status": order.status, "currency": order.currency,
+            "customer": {"id": order.customer_id, "name": order.customer.name},
+            "owner": {"id": order.owner_id, "name": order.owner.full_name} if order.owner_id else None,
+            "net_total": str(order.net_total), "tax_total": str(order.tax_total), "total": str(order.total),
+            "approved_at": order.approved_at, "shipped_at": order.shipped_at, "version": order.version,
+            "lines": [{"sku": line.sku, "name": line.product_name, "quantity": str(line.quantity),
+                       "unit_price": str(line.unit_price), "shipped_quantity": str(line.shipped_quantity)}
+                      for line in lines]}
+
+
+def _webhook(order: Order, event_type: str, **extra) -> None:
+    """order.approved / order.shipped for the subscribed endpoints, sent after commit (nothing
+    is stored when no endpoint subscribes)."""
+    if not webhook_is_subscribed(event_type=event_type):
+        return
+    order.refresh_from_db()
+    webhook_emit(event_type=event_type, payload={**order_webhook_payload(order), **extra},
+                 idempotency_key=f"{event_type}:{order.pk}:v{order.version}")
+
+
 def _notify(order: Order, what: str, detail: str = "") -> None:
     from .tasks import orders_notify_task
 
@@ -689,6 +714,7 @@ def order_approval_approved(*, order_id: int, actor) -> Order:
     _move(order, OrderStatus.APPROVED, actor=actor, kind=EventKind.APPROVED, stamps=("approved_at",),
           data={"total": str(order.total)})
     _reserve(order, actor=actor)
+    _webhook(order, WebhookEventType.ORDER_APPROVED)
     return order
 
 
@@ -960,6 +986,7 @@ def shipment_create(*, actor, order_id: int, data: dict) -> Shipment:
             _release(order, actor=actor, note=_("订单 %(number)s 发货完成") % {"number": order.number},
                      state=StockState.CONSUMED)
         _notify(order, "shipped", number)
+        _webhook(order, WebhookEventType.ORDER_SHIPPED, shipment=summary)
     return shipment
 
 
