@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 
 from crm.audit.services import audit_diff, audit_record, audit_snapshot
 from crm.customers.enums import CustomerLevel
+from crm.inputs import clean_currency, clean_text
 from crm.org.selectors import region_get_active
 from crm.org.services import StaleVersion
 
@@ -140,20 +141,11 @@ def _quantity(value, field_name: str = "quantity") -> Decimal:
 
 
 def _text(value, *, field_name: str, max_length: int, required: bool = False, label: str = "") -> str:
-    text = str(value or "").strip()
-    if required and not text:
-        raise ValidationError({field_name: _("%(label)s 不能为空。") % {"label": label or field_name}})
-    if len(text) > max_length:
-        raise ValidationError({field_name: _("%(label)s 最长 %(n)s 个字符。") % {
-            "label": label or field_name, "n": max_length}})
-    return text
+    return clean_text(value, field=field_name, label=label or field_name, max_length=max_length, required=required)
 
 
 def _currency(value) -> str:
-    code = str(value or DEFAULT_CURRENCY).strip().upper()
-    if not _CURRENCY.match(code):
-        raise ValidationError({"currency": _("币种应为三位字母代码，例如 CNY。")})
-    return code
+    return clean_currency(value, default=DEFAULT_CURRENCY)
 
 
 def _pk(value, field_name: str) -> int:

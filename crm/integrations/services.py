@@ -51,6 +51,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.audit.services import audit_diff, audit_record, audit_snapshot
+from crm.inputs import clean_text
 from crm.org.services import StaleVersion
 
 from . import conf, outbound
@@ -121,12 +122,7 @@ def _manager(actor) -> None:
 
 
 def _text(value, *, field_name: str, max_length: int, label: str, required: bool = False) -> str:
-    text = str(value or "").strip()
-    if required and not text:
-        raise ValidationError({field_name: _("%(label)s 不能为空。") % {"label": label}})
-    if len(text) > max_length:
-        raise ValidationError({field_name: _("%(label)s 最长 %(n)s 个字符。") % {"label": label, "n": max_length}})
-    return text
+    return clean_text(value, field=field_name, label=label, max_length=max_length, required=required)
 
 
 def _clean_url(value) -> str:

@@ -59,6 +59,7 @@ from crm.catalog.selectors import (
 )
 from crm.catalog.services import stock_release, stock_reserve, stock_ship
 from crm.customers.selectors import customer_get_for_actor
+from crm.inputs import clean_currency, clean_text
 from crm.integrations.enums import WebhookEventType
 from crm.integrations.services import webhook_emit, webhook_is_subscribed
 from crm.org.selectors import staff_in_scope_of
@@ -194,19 +195,11 @@ def _field_number(value, *, field_name: str, **kwargs) -> Decimal:
 
 
 def _text(value, *, field_name: str, label: str, max_length: int, required: bool = False) -> str:
-    text = str(value if value is not None else "").strip()
-    if required and not text:
-        raise ValidationError({field_name: _("%(label)s不能为空。") % {"label": label}})
-    if len(text) > max_length:
-        raise ValidationError({field_name: _("%(label)s最长 %(n)s 个字符。") % {"label": label, "n": max_length}})
-    return text
+    return clean_text(value, field=field_name, label=label, max_length=max_length, required=required)
 
 
 def _currency(value) -> str:
-    code = str(value or DEFAULT_CURRENCY).strip().upper()
-    if len(code) != 3 or not code.isascii() or not code.isalpha():
-        raise ValidationError({"currency": _("币种应为三位字母代码，例如 CNY。")})
-    return code
+    return clean_currency(value, default=DEFAULT_CURRENCY)
 
 
 def _pk(value, field_name: str, label: str) -> int:

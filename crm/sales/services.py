@@ -29,6 +29,7 @@ from crm.audit.services import audit_diff, audit_record, audit_record_bulk, audi
 from crm.catalog.selectors import price_for, product_list_visible_to
 from crm.customers.selectors import contact_get_for_actor, customer_get_for_actor
 from crm.customers.services import customer_touch
+from crm.inputs import clean_currency, clean_text
 from crm.org.selectors import staff_in_scope_of
 from crm.org.services import StaleVersion
 
@@ -107,19 +108,11 @@ def _decimal(value, *, field: str, label: str, places: int, maximum: Decimal, po
 
 
 def _text(value, *, field: str, label: str, max_length: int, required: bool = False) -> str:
-    text = str(value if value is not None else "").strip()
-    if required and not text:
-        raise ValidationError({field: _("%(label)s不能为空。") % {"label": label}})
-    if len(text) > max_length:
-        raise ValidationError({field: _("%(label)s最长 %(n)s 个字符。") % {"label": label, "n": max_length}})
-    return text
+    return clean_text(value, field=field, label=label, max_length=max_length, required=required)
 
 
 def _currency(value) -> str:
-    code = str(value or DEFAULT_CURRENCY).strip().upper()
-    if len(code) != 3 or not code.isascii() or not code.isalpha():
-        raise ValidationError({"currency": _("币种应为三位字母代码，例如 CNY。")})
-    return code
+    return clean_currency(value, default=DEFAULT_CURRENCY)
 
 
 def _day(value, *, field: str, label: str) -> datetime.date:
