@@ -245,3 +245,9 @@ def stock_held_by_reference(*, reference_type: str, reference_id) -> dict[tuple[
     rows = (StockMovement.objects.filter(reference_type=reference_type, reference_id=str(reference_id))
             .values("warehouse_id", "product_id").annotate(held=Sum("reserved_delta")).order_by())
     return {(r["warehouse_id"], r["product_id"]): r["held"] for r in rows if r["held"]}
+
+
+def unscoped_warehouse_active(*, warehouse_id) -> Warehouse | None:
+    """An active warehouse by id, for the system (an ERP message applied without a staff
+    actor); staff go through warehouse_list."""
+    return Warehouse.objects.filter(pk=warehouse_id, is_active=True).first()

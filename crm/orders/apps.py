@@ -22,3 +22,8 @@ class OrdersConfig(AppConfig):
                                           move=services.orders_move_to_customer))
         links.register_panel(links.CustomerPanel(key="orders", template="orders/_customer_panel.html",
                                                  context=panels.customer_orders_panel, order=20))
+
+        from crm.integrations.enums import InboundKind
+        from crm.integrations.inbound import register_inbound_handler
+
+        register_inbound_handler(InboundKind.SHIPMENT, services.erp_shipment_apply)

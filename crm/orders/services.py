@@ -55,6 +55,7 @@ from crm.catalog.selectors import (
     catalog_settings_get,
     price_for,
     product_list_visible_to,
+    unscoped_warehouse_active,
     warehouse_list,
 )
 from crm.catalog.services import stock_release, stock_reserve, stock_ship
@@ -252,7 +253,10 @@ def _warehouse(actor, warehouse_id, field_name: str = "warehouse_id"):
     if warehouse_id in (None, ""):
         return None
     pk = _pk(warehouse_id, field_name, _("仓库"))
-    warehouse = warehouse_list(actor=actor, include_inactive=False).filter(pk=pk).first()
+    if actor is None:  # the system (the ERP): every active warehouse
+        warehouse = unscoped_warehouse_active(warehouse_id=pk)
+    else:
+        warehouse = warehouse_list(actor=actor, include_inactive=False).filter(pk=pk).first()
     if warehouse is None:
         raise ValidationError({field_name: _("仓库不存在或已停用。")})
     return warehouse
@@ -863,9 +867,11 @@ def shipment_create(*, actor, order_id: int, data: dict) -> Shipment:
     shipped_at, note, external_id (the delivery note number; the same number again returns
     the shipment it made). Never more than ordered; stock never below zero (StockShort when
     the warehouse has too little, unless the tenant allows back orders). The order becomes
-    partially shipped or shipped."""
-    _require_active(actor)
-    _require(can_ship_orders(actor), _("只有仓库人员可以发货。"))
+    partially shipped or shipped. ``actor=None`` is the system: the ERP reporting a delivery
+    (erp_shipment_apply)."""
+    if actor is not None:
+        _require_active(actor)
+        _require(can_ship_orders(actor), _("只有仓库人员可以发货。"))
     external_id = _text(data.get("external_id"), field_name="external_id", label=_("外部编号"), max_length=100)
     carrier = _text(data.get("carrier"), field_name="carrier", label=_("承运商"), max_length=100)
     tracking = _text(data.get("tracking_number"), field_name="tracking_number", label=_("运单号"), max_length=100)
@@ -1270,3 +1276,40 @@ def orders_move_to_customer(*, ids: Sequence[int], customer_id: int, actor=None)
             customer_id=customer_id, updated_at=timezone.now(), version=F("version") + 1)
         audit_record_bulk(actor=actor, instances=moved, action="move", changes_by_pk=changes)
     return len(moved)
+
+
+# -- the ERP reports deliveries (crm.integrations inbound "shipment") -----------------------------
+def erp_shipment_apply(payload: dict, *, context) -> dict:
+    """A delivery the ERP made: ``{"external_id", "order_number", "lines": [{"sku", "quantity"}],
+    "carrier", "tracking_number", "shipped_at"}``. Each line takes the first order line of
+    that SKU with quantity left; the shipment is made by the system, noted with the ERP's
+    name, and idempotent by the message's external id (the inbound log also returns the first
+    result to a retry). A bad message raises ValidationError naming the field (422)."""
+    number = str(payload.get("order_number") or "").strip()
+    order = Order.objects.filter(number=number).first() if number else None
+    if order is None:
+        raise ValidationError({"order_number": _("订单“%(number)s”不存在。") % {"number": number or "-"}})
+    items = payload.get("lines")
+    if not isinstance(items, list) or not items:
+        raise ValidationError({"lines": _("发货行应为非空列表：[{sku, quantity}]。")})
+    left: dict[str, list] = {}
+    for row in order.lines.order_by("position"):
+        left.setdefault(row.sku.upper(), []).append([row, row.quantity - row.shipped_quantity])
+    lines = []
+    for index, item in enumerate(items, 1):
+        sku = str((item or {}).get("sku") or "").strip().upper() if isinstance(item, dict) else ""
+        quantity = _field_number(item.get("quantity") if isinstance(item, dict) else None,
+                                 field_name="lines", label=_("第 %(n)s 行数量") % {"n": index}, places=3,
+                                 maximum=Decimal("999999999"), positive=True)
+        candidates = [c for c in left.get(sku, []) if c[1] >= quantity]
+        if not candidates:
+            raise ValidationError({"lines": _("第 %(n)s 行：订单 %(number)s 没有 SKU “%(sku)s” 的 %(quantity)s 件待发货。") % {
+                "n": index, "number": order.number, "sku": sku or "-", "quantity": quantity}})
+        candidates[0][1] -= quantity
+        lines.append({"order_line_id": candidates[0][0].pk, "quantity": str(quantity)})
+    shipment = shipment_create(actor=None, order_id=order.pk, data={
+        "lines": lines, "carrier": payload.get("carrier"), "tracking_number": payload.get("tracking_number"),
+        "shipped_at": payload.get("shipped_at"), "external_id": f"erp:{context.external_id}",
+        "note": _("ERP 回传：%(who)s") % {"who": context.describe()}})
+    order.refresh_from_db()
+    return {"order": order.number, "status": order.status, "shipment": shipment.number}

@@ -68,9 +68,15 @@ def shipments():
             return None
         return {"shipment_id": 900 + len(calls), "order": payload.get("order")}
 
+    from crm.integrations.inbound import inbound_handler_get
+
+    installed = inbound_handler_get(InboundKind.SHIPMENT)  # the orders app's
     register_inbound_handler(InboundKind.SHIPMENT, apply_shipment)
     yield calls
-    unregister_inbound_handler(InboundKind.SHIPMENT)
+    if installed is not None:
+        register_inbound_handler(InboundKind.SHIPMENT, installed)
+    else:
+        unregister_inbound_handler(InboundKind.SHIPMENT)
 
 
 # -- authentication and scopes ---------------------------------------------------------------------------
@@ -221,7 +227,20 @@ def test_more_than_500_rows_are_refused(make_client, erp_api):
 
 
 # -- shipments and payments --------------------------------------------------------------------------------------
-def test_kinds_without_a_handler_answer_501_and_store_nothing(tenant_a, in_tenant, make_client, erp_api):
+@pytest.fixture
+def no_shipment_handler():
+    """As before the orders app registers its handler."""
+    from crm.integrations.inbound import inbound_handler_get
+
+    installed = inbound_handler_get(InboundKind.SHIPMENT)
+    unregister_inbound_handler(InboundKind.SHIPMENT)
+    yield
+    if installed is not None:
+        register_inbound_handler(InboundKind.SHIPMENT, installed)
+
+
+def test_kinds_without_a_handler_answer_501_and_store_nothing(tenant_a, in_tenant, make_client, erp_api,
+                                                              no_shipment_handler):
     _client, token = make_client()
     api = erp_api(token)
     for path, word in ((SHIPMENTS, "发货"), (PAYMENTS, "收款")):
