@@ -1313,3 +1313,31 @@ def erp_shipment_apply(payload: dict, *, context) -> dict:
         "note": _("ERP 回传：%(who)s") % {"who": context.describe()}})
     order.refresh_from_db()
     return {"order": order.number, "status": order.status, "shipment": shipment.number}
+
+
+# -- from a quote (crm.sales) ----------------------------------------------------------------------
+def order_create_from_quote(*, actor, quote_id) -> Order:
+    """A draft order from an accepted quote the actor may see: the quote's customer, currency
+    and lines (product, quantity, unit price, discount). The quote becomes "converted" with
+    the order's number in the same transaction. Converting it again returns that order; a
+    quote that is not accepted is refused (409 naming its state)."""
+    from crm.sales.selectors import quote_get_for_actor
+    from crm.sales.services import quote_mark_converted
+
+    _require_active(actor)
+    with transaction.atomic():
+        try:
+            quote = quote_get_for_actor(actor=actor, quote_id=_pk(quote_id, "quote_id", _("报价单")), for_update=True)
+        except ObjectDoesNotExist:
+            raise NotInScope("quote_id", _("报价单不存在或不在你的可见范围内。")) from None
+        if quote.order_ref:
+            existing = Order.objects.visible_to(actor).filter(number=quote.order_ref).first()
+            if existing is not None:
+                return existing
+        lines = [{"product_id": row.product_id, "quantity": str(row.quantity), "unit_price": str(row.unit_price),
+                  "discount_pct": str(row.discount_percent)} for row in quote.lines.order_by("position")]
+        order = order_create(actor=actor, data={
+            "customer_id": quote.customer_id, "currency": quote.currency, "lines": lines,
+            "notes": _("由报价单 %(number)s 转入") % {"number": quote.number}})
+        quote_mark_converted(actor=actor, quote_id=quote.pk, order_ref=order.number)  # refuses unless accepted
+    return order

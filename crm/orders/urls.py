@@ -9,6 +9,7 @@ app_name = "orders"
 urlpatterns = [
     path("", views.order_list, name="list"),
     path("new/", views.order_create, name="create"),
+    path("from-quote/", views.order_from_quote, name="from-quote"),
     path("entry/preview/", views.entry_preview, name="entry-preview"),
     path("entry/customers/", views.customer_suggest, name="customer-suggest"),
     path("entry/products/", views.product_suggest, name="product-suggest"),

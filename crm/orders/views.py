@@ -172,6 +172,24 @@ def _customer_for(request, customer_id):
 
 
 @login_required
+@require_POST
+def order_from_quote(request):
+    """The quote page's "convert into an order": a draft order to check and submit."""
+    if not can_create_order(request.user):
+        raise PermissionDenied
+    try:
+        order = services.order_create_from_quote(actor=request.user, quote_id=request.POST.get("quote_id"))
+    except services.NotInScope:
+        raise Http404 from None
+    except ValidationError as exc:  # not accepted, or a line the catalog no longer sells
+        messages.error(request, " ".join(exc.messages))
+        quote_id = request.POST.get("quote_id", "")
+        return redirect("sales:quote-detail", quote_id=int(quote_id)) if quote_id.isdigit() else redirect("orders:list")
+    messages.success(request, _("已由报价单生成订单 %(number)s，请核对后提交。") % {"number": order.number})
+    return redirect("orders:detail", order_id=order.pk)
+
+
+@login_required
 def order_create(request):
     if not can_create_order(request.user):
         raise PermissionDenied

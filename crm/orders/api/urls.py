@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("orders/", views.OrderListApi.as_view(), name="api-orders"),
+    path("orders/from-quote", views.OrderFromQuoteApi.as_view(), name="api-order-from-quote"),
     path("orders/<int:order_id>/", views.OrderDetailApi.as_view(), name="api-order"),
     path("orders/<int:order_id>/submit", views.OrderSubmitApi.as_view(), name="api-order-submit"),
     path("orders/<int:order_id>/cancel", views.OrderCancelApi.as_view(), name="api-order-cancel"),

@@ -33,6 +33,7 @@ from crm.orders import selectors, services
 from crm.orders.enums import ORDER_SORTS, OrderStatus
 from crm.orders.idempotency import IDEMPOTENCY_HEADER, idempotent
 from crm.org.api.base import StaffApiView
+from crm.sales.services import TransitionRefused as QuoteTransitionRefused
 
 from .serializers import (
     AttachmentSerializer,
@@ -65,7 +66,7 @@ def order_errors(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except services.TransitionRefused as exc:
+        except (services.TransitionRefused, QuoteTransitionRefused) as exc:
             return Response({"detail": " ".join(exc.messages), "code": exc.code or "transition_not_allowed",
                              "current_status": exc.current, "wanted_status": exc.wanted},
                             status=status.HTTP_409_CONFLICT)
@@ -151,6 +152,19 @@ class OrderListApi(StaffApiView):
         values.pop("version", None)
         _lines_of(values)
         order = services.order_create(actor=request.user, data=values)
+        return detail_response(request, order.pk, code=status.HTTP_201_CREATED)
+
+
+class OrderFromQuoteApi(StaffApiView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(tags=TAGS, request=inline_serializer("OrderFromQuote", {"quote_id": serializers.IntegerField()}),
+                   responses={201: OrderDetailSerializer, **ERRORS},
+                   description="A draft order from an accepted quote (the quote becomes converted); "
+                               "again for the same quote: its order.")
+    @order_errors
+    def post(self, request):
+        order = services.order_create_from_quote(actor=request.user, quote_id=(request.data or {}).get("quote_id"))
         return detail_response(request, order.pk, code=status.HTTP_201_CREATED)
 
 
