@@ -86,40 +86,13 @@ def captured_plans(fn) -> tuple[list[str], bool]:
         if not sql.lstrip().upper().startswith("SELECT") or not any(t in sql for t in BIG_TABLES):
             continue
         nodes = explain(sql, dict(settings))
-        if any(n.startswith("Seq Scan(") and n[9:-1] in _large_tables() for n in nodes):
+        if any(n.startswith("Seq Scan(") and n[9:-1] in bl.large_tables(BIG_TABLES) for n in nodes):
             bad = True
         lines.append(" > ".join(nodes))
     return lines, bad
 
 
-SEQ_SCAN_MIN_ROWS = 100_000  # below this a sequential scan is the planner's honest choice
-_large: set[str] | None = None
-
-
-def _large_tables() -> set[str]:
-    """The big tables that hold more than SEQ_SCAN_MIN_ROWS rows in this run (a seq scan of a
-    few thousand rows is cheaper than an index walk, and no fault of the query)."""
-    global _large
-    if _large is None:
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT relname, reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                           "WHERE n.nspname = current_schema() AND relname = ANY(%s)", [list(BIG_TABLES)])
-            _large = {name for name, rows in cursor.fetchall() if rows > SEQ_SCAN_MIN_ROWS}
-    return _large
-
-
-def timed(fn, samples, repeat: int, warmup: int = 3) -> list[float]:
-    for s in samples[:warmup]:
-        fn(s)
-    out = []
-    for i in range(repeat):
-        s = samples[(i + warmup) % len(samples)]
-        started = time.perf_counter()
-        fn(s)
-        out.append(time.perf_counter() - started)
-    return out
+timed = bl.timed  # shared by the benchmarks (benchlib)
 
 
 def fmt(times: list[float], target: float) -> tuple[str, bool]:

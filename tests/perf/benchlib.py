@@ -264,3 +264,35 @@ def cleanup(slug_prefix: str, *, quiet: bool = False, vacuum: bool = True) -> tu
     if vacuum and schemas:
         catalog_vacuum()
     return deleted, len(schemas)
+
+
+def timed(fn, samples, repeat: int, warmup: int = 3) -> list[float]:
+    """Wall-clock seconds of ``repeat`` calls of ``fn(sample)``, cycling through ``samples``
+    after ``warmup`` untimed calls."""
+    for s in samples[:warmup]:
+        fn(s)
+    out = []
+    for i in range(repeat):
+        s = samples[(i + warmup) % len(samples)]
+        started = time.perf_counter()
+        fn(s)
+        out.append(time.perf_counter() - started)
+    return out
+
+
+SEQ_SCAN_MIN_ROWS = 100_000  # below this a sequential scan is the planner's honest choice
+_large_cache: dict[tuple, set[str]] = {}
+
+
+def large_tables(tables) -> set[str]:
+    """Those of ``tables`` (in the current schema) holding more than SEQ_SCAN_MIN_ROWS rows:
+    a Seq Scan of one of them is a failure of the query; of a small table it is not."""
+    from django.db import connection
+
+    key = (getattr(connection, "schema_name", ""), tuple(sorted(tables)))
+    if key not in _large_cache:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT relname, reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                           "WHERE n.nspname = current_schema() AND relname = ANY(%s)", [list(tables)])
+            _large_cache[key] = {name for name, rows in cursor.fetchall() if rows > SEQ_SCAN_MIN_ROWS}
+    return _large_cache[key]
