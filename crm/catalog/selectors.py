@@ -251,3 +251,11 @@ def unscoped_warehouse_active(*, warehouse_id) -> Warehouse | None:
     """An active warehouse by id, for the system (an ERP message applied without a staff
     actor); staff go through warehouse_list."""
     return Warehouse.objects.filter(pk=warehouse_id, is_active=True).first()
+
+
+def unscoped_stock_target(*, sku: str, warehouse_code: str) -> tuple[Product | None, Warehouse | None]:
+    """The product with this SKU and the warehouse with this code (either None when unknown),
+    for the system (stock levels an ERP posts); staff go through the scoped selectors."""
+    product = Product.objects.filter(sku=sku).first() if sku else None
+    warehouse = Warehouse.objects.filter(code=warehouse_code).first() if warehouse_code else None
+    return product, warehouse

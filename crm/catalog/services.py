@@ -148,6 +148,23 @@ def _currency(value) -> str:
     return clean_currency(value, default=DEFAULT_CURRENCY)
 
 
+def _save_changes(instance, clean: dict, *, actor, audited: Sequence[str]):
+    """Set the cleaned values that differ, bump the version, save only those columns and
+    write the update's audit row; nothing at all when nothing differs."""
+    before = audit_snapshot(instance, audited)
+    changed = [k for k, v in clean.items() if getattr(instance, k) != v]
+    if not changed:
+        return instance
+    for key in changed:
+        setattr(instance, key, clean[key])
+    instance.version = F("version") + 1
+    instance.save(update_fields=[*changed, "version", "updated_at"])
+    instance.refresh_from_db()
+    audit_record(actor=actor, instance=instance, action="update",
+                 changes=audit_diff(before, audit_snapshot(instance, audited)))
+    return instance
+
+
 def _pk(value, field_name: str) -> int:
     try:
         return int(value)
@@ -472,18 +489,7 @@ def price_list_update(*, actor, price_list_id: int, data: dict, version: int | N
     if version is not None and version != price_list.version:
         raise StaleVersion(current=price_list.version)
     clean = _clean_price_list(data, partial=True, current=price_list)
-    before = audit_snapshot(price_list, PRICE_LIST_FIELDS)
-    changed = [k for k, v in clean.items() if getattr(price_list, k) != v]
-    if not changed:
-        return price_list
-    for key in changed:
-        setattr(price_list, key, clean[key])
-    price_list.version = F("version") + 1
-    price_list.save(update_fields=[*changed, "version", "updated_at"])
-    price_list.refresh_from_db()
-    audit_record(actor=actor, instance=price_list, action="update",
-                 changes=audit_diff(before, audit_snapshot(price_list, PRICE_LIST_FIELDS)))
-    return price_list
+    return _save_changes(price_list, clean, actor=actor, audited=PRICE_LIST_FIELDS)
 
 
 @transaction.atomic
@@ -638,18 +644,7 @@ def warehouse_update(*, actor, warehouse_id: int, data: dict, version: int | Non
     clean = _clean_warehouse({k: v for k, v in data.items() if k != "is_active"}, partial=True)
     if "code" in clean and _warehouse_code_taken(clean["code"], exclude_id=warehouse.pk):
         raise ValidationError({"code": _("仓库编码“%(code)s”已存在。") % {"code": clean["code"]}})
-    before = audit_snapshot(warehouse, WAREHOUSE_FIELDS)
-    changed = [k for k, v in clean.items() if getattr(warehouse, k) != v]
-    if not changed:
-        return warehouse
-    for key in changed:
-        setattr(warehouse, key, clean[key])
-    warehouse.version = F("version") + 1
-    warehouse.save(update_fields=[*changed, "version", "updated_at"])
-    warehouse.refresh_from_db()
-    audit_record(actor=actor, instance=warehouse, action="update",
-                 changes=audit_diff(before, audit_snapshot(warehouse, WAREHOUSE_FIELDS)))
-    return warehouse
+    return _save_changes(warehouse, clean, actor=actor, audited=WAREHOUSE_FIELDS)
 
 
 @transaction.atomic

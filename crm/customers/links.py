@@ -61,3 +61,26 @@ def panels_for(*, actor, customer) -> list[tuple[str, dict]]:
         if context:
             out.append((panel.template, context))
     return out
+
+
+def move_records(model, *, ids: Sequence[int], customer_id: int, actor=None, also: dict | None = None) -> int:
+    """The usual ``move`` of a CustomerLink: re-point these records (rows of ``model`` with a
+    ``customer`` and a ``version``) at another customer, locked in id order, their version
+    bumped, one audit row each ("move"). ``also``: further columns to set (e.g. the place
+    that follows the customer). Returns how many moved."""
+    from django.db import transaction
+    from django.db.models import F
+    from django.utils import timezone
+
+    from crm.audit.services import audit_record_bulk
+
+    if not ids:
+        return 0
+    with transaction.atomic():
+        records = list(model.objects.filter(pk__in=list(ids)).select_for_update().order_by("pk"))
+        moved = [r for r in records if r.customer_id != customer_id]
+        changes = {r.pk: {"customer": {"old": r.customer_id, "new": customer_id}} for r in moved}
+        model.objects.filter(pk__in=[r.pk for r in moved]).update(
+            customer_id=customer_id, updated_at=timezone.now(), version=F("version") + 1, **(also or {}))
+        audit_record_bulk(actor=actor, instances=moved, action="move", changes_by_pk=changes)
+    return len(moved)

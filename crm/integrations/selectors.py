@@ -157,13 +157,9 @@ def unscoped_inbound_messages(*, client_id: int, kind: str, external_ids: list[s
 
 
 # -- the catalog, read for the ERP (no staff actor) ----------------------------------------------------
-def unscoped_stock_target(*, sku: str, warehouse_code: str) -> tuple[object | None, object | None]:
+def unscoped_stock_target(*, sku: str, warehouse_code: str):
     """The product with this SKU and the warehouse with this code (either None when
-    unknown), for stock levels posted by an ERP client. crm.catalog's selectors answer only
-    a staff actor, so this reads its tables directly, read-only; the change itself goes
-    through crm.catalog.services. (Proposed for crm.catalog: a selector of its own.)"""
-    from crm.catalog.models import Product, Warehouse
+    unknown), for stock levels posted by an ERP client: the catalog's own system lookup."""
+    from crm.catalog.selectors import unscoped_stock_target as catalog_target
 
-    product = Product.objects.filter(sku=sku).first() if sku else None
-    warehouse = Warehouse.objects.filter(code=warehouse_code).first() if warehouse_code else None
-    return product, warehouse
+    return catalog_target(sku=sku, warehouse_code=warehouse_code)

@@ -1259,23 +1259,11 @@ def unscoped_order_ids_of_customer(customer_id: int) -> list[int]:
 
 
 def orders_move_to_customer(*, ids: Sequence[int], customer_id: int, actor=None) -> int:
-    """Re-point orders at another customer (a merge moves the duplicate's orders to the
-    survivor; its undo moves them back). Unscoped: the merge checked the actor. The owner,
-    department and region stay: they are the order's, not the customer's."""
-    from django.db.models import F
+    """A merge moves the duplicate's orders to the survivor (its undo moves them back). The
+    owner, department and region stay: they are the order's, not the customer's."""
+    from crm.customers.links import move_records
 
-    from crm.audit.services import audit_record_bulk
-
-    if not ids:
-        return 0
-    with transaction.atomic():
-        orders = list(Order.objects.filter(pk__in=list(ids)).select_for_update().order_by("pk"))
-        moved = [o for o in orders if o.customer_id != customer_id]
-        changes = {o.pk: {"customer": {"old": o.customer_id, "new": customer_id}} for o in moved}
-        Order.objects.filter(pk__in=[o.pk for o in moved]).update(
-            customer_id=customer_id, updated_at=timezone.now(), version=F("version") + 1)
-        audit_record_bulk(actor=actor, instances=moved, action="move", changes_by_pk=changes)
-    return len(moved)
+    return move_records(Order, ids=ids, customer_id=customer_id, actor=actor)
 
 
 # -- the ERP reports deliveries (crm.integrations inbound "shipment") -----------------------------

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
-from crm.audit.services import audit_diff, audit_record, audit_record_bulk, audit_snapshot
+from crm.audit.services import audit_diff, audit_record, audit_snapshot
 from crm.catalog.selectors import price_for, product_list_visible_to
 from crm.customers.selectors import contact_get_for_actor, customer_get_for_actor
 from crm.customers.services import customer_touch
@@ -883,33 +883,21 @@ def sales_load_demo() -> int:
 
 
 # -- merges of customers (crm.customers.links) --------------------------------------------------
-def _records_move_to_customer(model, *, ids: Sequence[int], customer_id: int, actor=None) -> int:
-    """Re-point opportunities or quotes at another customer (a merge moves the duplicate's deals
-    to the survivor; its undo moves them back). Unscoped: the merge checked the actor. The
-    department and region of an opportunity follow its customer, as on creation."""
+def opportunities_move_to_customer(*, ids: Sequence[int], customer_id: int, actor=None) -> int:
+    """A merge moves the duplicate's opportunities to the survivor (its undo moves them back);
+    their department and region follow the customer, as on creation."""
+    from crm.customers.links import move_records
     from crm.customers.selectors import unscoped_customer_place
 
-    if not ids:
-        return 0
     department_id, region_id = unscoped_customer_place(customer_id=customer_id)
-    with transaction.atomic():
-        records = list(model.objects.filter(pk__in=list(ids)).select_for_update().order_by("pk"))
-        moved = [r for r in records if r.customer_id != customer_id]
-        changes = {r.pk: {"customer": {"old": r.customer_id, "new": customer_id}} for r in moved}
-        fields = {"customer_id": customer_id, "updated_at": timezone.now(), "version": F("version") + 1}
-        if model is Opportunity:
-            fields.update(department_id=department_id, region_id=region_id)
-        model.objects.filter(pk__in=[r.pk for r in moved]).update(**fields)
-        audit_record_bulk(actor=actor, instances=moved, action="move", changes_by_pk=changes)
-    return len(moved)
-
-
-def opportunities_move_to_customer(*, ids: Sequence[int], customer_id: int, actor=None) -> int:
-    return _records_move_to_customer(Opportunity, ids=ids, customer_id=customer_id, actor=actor)
+    return move_records(Opportunity, ids=ids, customer_id=customer_id, actor=actor,
+                        also={"department_id": department_id, "region_id": region_id})
 
 
 def quotes_move_to_customer(*, ids: Sequence[int], customer_id: int, actor=None) -> int:
-    return _records_move_to_customer(Quote, ids=ids, customer_id=customer_id, actor=actor)
+    from crm.customers.links import move_records
+
+    return move_records(Quote, ids=ids, customer_id=customer_id, actor=actor)
 
 
 def unscoped_opportunity_ids_of_customer(customer_id: int) -> list[int]:

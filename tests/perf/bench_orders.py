@@ -59,9 +59,7 @@ CENT = Decimal("0.01")
 
 # -- the tenant ----------------------------------------------------------------------------------------
 def tenant_get():
-    from tenants.models import Tenant
-
-    return Tenant.objects.filter(slug=SLUG).first()
+    return bl.bench_tenant_get(SLUG)
 
 
 def tenant_make():
@@ -72,13 +70,8 @@ def tenant_make():
     from crm.org.enums import SystemRole
     from crm.org.models import Department, Region
     from crm.org.services import department_create, region_create, staff_create
-    from tenants.services import tenant_create
 
-    bl.ensure_prerequisites()
-    tenant = tenant_create(name="基准订单数据有限公司", slug=SLUG, mode="standard", admin_email=f"admin@{SLUG}.test",
-                           admin_name="基准管理员", admin_password=bl.BENCH_PASSWORD)
-    assert tenant.status == "active", tenant.provisioning_error
-    connection.set_tenant(tenant)
+    tenant = bl.bench_tenant_create(SLUG, "基准订单数据有限公司")
     pw = make_password(bl.BENCH_PASSWORD)
     root_dept = Department.objects.filter(parent=None).first()
     root_region = Region.objects.get(parent=None)

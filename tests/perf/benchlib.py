@@ -296,3 +296,25 @@ def large_tables(tables) -> set[str]:
                            "WHERE n.nspname = current_schema() AND relname = ANY(%s)", [list(tables)])
             _large_cache[key] = {name for name, rows in cursor.fetchall() if rows > SEQ_SCAN_MIN_ROWS}
     return _large_cache[key]
+
+
+# -- the benchmark tenants -------------------------------------------------------------------------
+def bench_tenant_get(slug: str):
+    """The bench tenant of this slug, or None."""
+    from tenants.models import Tenant
+
+    return Tenant.objects.filter(slug=slug).first()
+
+
+def bench_tenant_create(slug: str, name: str):
+    """A standard-mode bench tenant (prerequisites first), with the connection set to it."""
+    from django.db import connection
+
+    from tenants.services import tenant_create
+
+    ensure_prerequisites()
+    tenant = tenant_create(name=name, slug=slug, mode="standard", admin_email=f"admin@{slug}.test",
+                           admin_name="基准管理员", admin_password=BENCH_PASSWORD)
+    assert tenant.status == "active", tenant.provisioning_error
+    connection.set_tenant(tenant)
+    return tenant

@@ -224,9 +224,7 @@ def credit_code(serial: int, area6: str) -> str:
 
 # -- the tenant and its staff ---------------------------------------------------------------------
 def tenant_get():
-    from tenants.models import Tenant
-
-    return Tenant.objects.filter(slug=SLUG).first()
+    return bl.bench_tenant_get(SLUG)
 
 
 def use_slug(slug: str) -> None:
@@ -239,14 +237,7 @@ def use_slug(slug: str) -> None:
 def tenant_make():
     from django.db import connection
 
-    from tenants.services import tenant_create
-
-    bl.ensure_prerequisites()
-    tenant = tenant_create(name="基准客户数据有限公司", slug=SLUG, mode="standard",
-                           admin_email=f"admin@{SLUG}.test", admin_name="基准管理员",
-                           admin_password=PASSWORD)
-    assert tenant.status == "active", tenant.provisioning_error
-    connection.set_tenant(tenant)
+    tenant = bl.bench_tenant_create(SLUG, "基准客户数据有限公司")
     _staff_make(random.Random(7))
     connection.set_schema_to_public()
     return tenant
