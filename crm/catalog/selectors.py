@@ -5,7 +5,7 @@ start every read here and an unknown id is a 404 the same way as elsewhere."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -152,31 +152,51 @@ def price_for(*, product_id: int, quantity: Decimal | int | str, customer_level:
     volume break); on a tie the lower unit price, then the newer list. Product.DoesNotExist
     for an unknown product."""
     quantity = Decimal(str(quantity))
-    day = on or timezone.localdate()
     product = Product.objects.only("list_price", "currency").get(pk=product_id)
-    candidates = (PriceListItem.objects.filter(_valid_on(day), product_id=product_id, min_quantity__lte=quantity)
-                  .select_related("price_list")
-                  .order_by("-min_quantity", "unit_price", "-price_list__valid_from", "-price_list_id"))
-    special = Q()
+    return prices_for(products=[product], quantities=[quantity], customer_level=customer_level,
+                      partner_tier=partner_tier, on=on)[0]
+
+
+def prices_for(*, products: Sequence[Product], quantities: Sequence[Decimal], customer_level: str = "",
+               partner_tier: str = "", on: datetime.date | None = None) -> list[ResolvedPrice]:
+    """``price_for`` of many lines at once (an order's or a quote's): the price of
+    ``quantities[i]`` of ``products[i]`` (Product rows with list_price and currency loaded),
+    with one query for all the lines, whatever their number."""
+    if len(products) != len(quantities):
+        raise ValueError("products and quantities differ in length")
+    if not products:
+        return []
+    day = on or timezone.localdate()
+    quantities = [Decimal(str(q)) for q in quantities]
+    kinds = Q(price_list__kind=PriceListKind.STANDARD)
     if customer_level:
-        special |= Q(price_list__kind=PriceListKind.CUSTOMER_LEVEL, price_list__code=customer_level)
+        kinds |= Q(price_list__kind=PriceListKind.CUSTOMER_LEVEL, price_list__code=customer_level)
     if partner_tier:
-        special |= Q(price_list__kind=PriceListKind.PARTNER_TIER, price_list__code=partner_tier)
-    steps = []
-    if customer_level or partner_tier:
-        steps.append(candidates.filter(special))
-    steps.append(candidates.filter(price_list__kind=PriceListKind.STANDARD))
-    for step in steps:
-        item = step.first()
-        if item is not None:
-            price_list = item.price_list
-            source = _("价格表“%(name)s”（%(kind)s%(code)s，起订量 %(min)s）") % {
-                "name": price_list.name, "kind": price_list.get_kind_display(),
-                "code": f" {price_list.code}" if price_list.code else "",
-                "min": quantity_text(item.min_quantity)}
-            return ResolvedPrice(item.unit_price, source, price_list.currency, price_list.pk, item.pk,
-                                 item.min_quantity)
-    return ResolvedPrice(product.list_price, _("产品目录价"), product.currency)
+        kinds |= Q(price_list__kind=PriceListKind.PARTNER_TIER, price_list__code=partner_tier)
+    rows = (PriceListItem.objects.filter(_valid_on(day), kinds, product_id__in={p.pk for p in products},
+                                         min_quantity__lte=max(quantities))
+            .select_related("price_list")
+            .order_by("-min_quantity", "unit_price", "-price_list__valid_from", "-price_list_id"))
+    by_product: dict[int, list[PriceListItem]] = {}
+    for item in rows:  # already in the order of preference within a step
+        by_product.setdefault(item.product_id, []).append(item)
+    out = []
+    for product, quantity in zip(products, quantities, strict=True):
+        candidates = [i for i in by_product.get(product.pk, ()) if i.min_quantity <= quantity]
+        special = [i for i in candidates if i.price_list.kind != PriceListKind.STANDARD]
+        standard = [i for i in candidates if i.price_list.kind == PriceListKind.STANDARD]
+        item = (special or standard or [None])[0]
+        if item is None:
+            out.append(ResolvedPrice(product.list_price, _("产品目录价"), product.currency))
+            continue
+        price_list = item.price_list
+        source = _("价格表“%(name)s”（%(kind)s%(code)s，起订量 %(min)s）") % {
+            "name": price_list.name, "kind": price_list.get_kind_display(),
+            "code": f" {price_list.code}" if price_list.code else "",
+            "min": quantity_text(item.min_quantity)}
+        out.append(ResolvedPrice(item.unit_price, source, price_list.currency, price_list.pk, item.pk,
+                                 item.min_quantity))
+    return out
 
 
 def quantity_text(value: Decimal) -> str:

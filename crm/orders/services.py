@@ -53,7 +53,7 @@ from crm.approvals.services import approval_recall, approval_submit
 from crm.audit.services import audit_diff, audit_record, audit_snapshot
 from crm.catalog.selectors import (
     catalog_settings_get,
-    price_for,
+    prices_for,
     product_list_visible_to,
     unscoped_warehouse_active,
     warehouse_list,
@@ -378,6 +378,11 @@ def _price_lines(*, actor, lines, customer_level: str, currency: str, on: dateti
         parsed.append((n, product_id, quantity, unit_price, discount, warehouse_id))
     products = product_list_visible_to(actor=actor).in_bulk({p[1] for p in parsed})
     warehouses = warehouse_list(actor=actor).in_bulk({p[5] for p in parsed if p[5]})
+    # the list prices of every line without a unit price, in one query
+    to_price = [(n, products[p], q) for n, p, q, price, _d, _w in parsed if price is None and p in products]
+    resolved_of = dict(zip([n for n, _p, _q in to_price], prices_for(
+        products=[p for _n, p, _q in to_price], quantities=[q for _n, _p, q in to_price],
+        customer_level=customer_level, on=on), strict=True))
     priced = PricedOrder()
     for n, product_id, quantity, unit_price, discount, warehouse_id in parsed:
         prefix = _line_prefix(n)
@@ -395,7 +400,7 @@ def _price_lines(*, actor, lines, customer_level: str, currency: str, on: dateti
                 errors.append(prefix + _("仓库 %(id)s 不存在或已停用。") % {"id": warehouse_id})
                 continue
         if unit_price is None:
-            resolved = price_for(product_id=product.pk, quantity=quantity, customer_level=customer_level, on=on)
+            resolved = resolved_of[n]
             if resolved.currency != currency:
                 errors.append(prefix + _("产品“%(name)s”没有 %(currency)s 价格，请填写单价。") % {
                     "name": product.name, "currency": currency})

@@ -87,3 +87,29 @@ def test_ties_go_to_the_lower_price(inside, product):
         cheaper = price_list_make(name="标准二", items=[(product, "940")])
     resolved = resolve(inside, product)
     assert resolved.unit_price == Decimal("940.00") and resolved.price_list_id == cheaper.pk
+
+
+def test_prices_for_many_lines_agrees_with_price_for_in_one_query(inside, django_assert_num_queries):
+    """An order's lines are priced together: the same answers as one price_for per line, in one
+    query whatever the number of lines (special list, standard list, volume break, list price)."""
+    from crm.catalog.models import Product
+    from crm.catalog.selectors import prices_for
+
+    with inside():
+        a = product_make(name="甲", list_price="100.00")
+        b = product_make(name="乙", list_price="200.00")
+        c = product_make(name="丙", list_price="300.00")
+        price_list_make(name="标准价", items=[(a, "95"), (a, "90", "10"), (b, "190")])
+        price_list_make(name="VIP 价", kind="customer_level", code="A", items=[(b, "180", "5")])
+        lines = [(a, Decimal("1")), (a, Decimal("10")), (b, Decimal("1")), (b, Decimal("5")), (c, Decimal("3"))]
+        products = list(Product.objects.filter(pk__in=[a.pk, b.pk, c.pk]).in_bulk().values())
+        by_pk = {p.pk: p for p in products}
+        with django_assert_num_queries(1):
+            batch = prices_for(products=[by_pk[p.pk] for p, _q in lines], quantities=[q for _p, q in lines],
+                               customer_level="A", on=DAY)
+        one_by_one = [price_for(product_id=p.pk, quantity=q, customer_level="A", on=DAY) for p, q in lines]
+    assert batch == one_by_one
+    assert [r.unit_price for r in batch] == [Decimal("95.00"), Decimal("90.00"), Decimal("190.00"),
+                                             Decimal("180.00"), Decimal("300.00")]
+    with pytest.raises(ValueError):
+        prices_for(products=[a], quantities=[])
