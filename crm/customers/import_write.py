@@ -56,8 +56,8 @@ _SETTABLE = frozenset(AUDITED) - {"owner", "department", "custom"}
 # what an update may change, and so what the UPDATE writes
 _UPDATED_COLUMNS = ("kind", "name", "short_name", "credit_code", "phone", "email", "industry", "region_id",
                     "address", "source", "stage", "level", "tags", "owner_id", "department_id", "notes",
-                    "external_id", "name_norm", "phone_digits", "search_vector", "last_activity_at",
-                    "pool_warned_at", "version", "updated_at")
+                    "external_id", "name_norm", "phone_digits", "pinyin_key", "search_vector",
+                    "last_activity_at", "pool_warned_at", "version", "updated_at")
 _AUDITED_ATTNAMES = tuple((name, Customer._meta.get_field(name).attname) for name in AUDITED)
 _SCOPE_FIELDS = frozenset({"owner", "department", "region"})
 _UPDATE_TABLE = "qiao_import_customer_update"
@@ -125,6 +125,7 @@ def _create(cursor, plans: list[RowPlan], *, actor, now, note: str, audit: Audit
         name, phone = row["name"], row["phone"]
         row["name_norm"] = company_name_normalize(name)[:200]
         row["phone_digits"] = phone_digits(phone)[:40]
+        row["pinyin_key"] = search.pinyin_key(row["short_name"], row["name_norm"])
         # search.customer_tokens reads attributes of a customer: the row's columns serve
         row["search_vector"] = tsvector_literal(search.customer_tokens(SimpleNamespace(**row)))
         rows.append([_json(row[a]) if a in json_fields and row[a] is not None else row[a] for a in attnames])
@@ -168,7 +169,8 @@ def _ensure_update_table(cursor) -> None:
         "kind varchar, name varchar, short_name varchar, credit_code varchar, phone varchar, email varchar, "
         "industry varchar, region_id bigint, address varchar, source varchar, stage varchar, level varchar, "
         "tags varchar[], owner_id bigint, department_id bigint, notes text, external_id varchar, "
-        "name_norm varchar, phone_digits varchar, search_vector tsvector, last_activity_at timestamptz, "
+        "name_norm varchar, phone_digits varchar, pinyin_key varchar, search_vector tsvector, "
+        "last_activity_at timestamptz, "
         "pool_warned_at timestamptz, version integer, updated_at timestamptz) ON COMMIT DELETE ROWS")
 
 
@@ -189,6 +191,7 @@ def _apply(plan: RowPlan, customer: Customer, *, actor, now, note: str) -> tuple
         customer.pool_warned_at = None
     customer.name_norm = company_name_normalize(customer.name)[:200]
     customer.phone_digits = phone_digits(customer.phone)[:40]
+    customer.pinyin_key = search.pinyin_key(customer.short_name, customer.name_norm)
     diff = audit_diff(before, _snapshot(customer))
     if diff:
         customer.version += 1
@@ -203,7 +206,8 @@ def _write_updates(cursor, customers: list[Customer]) -> set[int]:
     copy_rows(cursor, _UPDATE_TABLE, ("id", "row_version", *_UPDATED_COLUMNS), (
         (c.pk, c.row_version, c.kind, c.name, c.short_name, c.credit_code, c.phone, c.email, c.industry,
          c.region_id, c.address, c.source, c.stage, c.level, list(c.tags or []), c.owner_id, c.department_id,
-         c.notes, c.external_id, c.name_norm, c.phone_digits, tsvector_literal(search.customer_tokens(c)),
+         c.notes, c.external_id, c.name_norm, c.phone_digits, c.pinyin_key,
+         tsvector_literal(search.customer_tokens(c)),
          c.last_activity_at, c.pool_warned_at, c.version, c.updated_at) for c in customers))
     assignments = ", ".join(f"{_quote(col)} = u.{_quote(col)}" for col in _UPDATED_COLUMNS)
     cursor.execute(f"UPDATE {_quote(Customer._meta.db_table)} AS c SET {assignments} FROM {_UPDATE_TABLE} AS u "

@@ -8,7 +8,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Collate
+from django.db.models.functions import Collate, Length
 from django.utils.translation import gettext_lazy as _
 
 from crm.org.scoping import ScopedQuerySet, ScopeFields
@@ -58,6 +58,9 @@ class Customer(models.Model):
     # derived, kept by the services
     name_norm = models.CharField(max_length=200, editable=False, default="")
     phone_digits = models.CharField(max_length=40, editable=False, default="")
+    # the full pinyin of the short name (else of the normalised name), letters and digits only,
+    # in the C collation: the btree behind pinyin searches that many customers match
+    pinyin_key = models.CharField(max_length=60, editable=False, default="", db_collation="C")
     search_vector = SearchVectorField(null=True, editable=False)
 
     # ownership and the shared pool
@@ -90,6 +93,8 @@ class Customer(models.Model):
             models.Index(fields=["-updated_at", "-id"], name="customer_updated"),
             models.Index(fields=["stage", "-updated_at"], name="customer_stage_updated"),
             models.Index(fields=["name_norm"], name="customer_name_norm"),
+            models.Index(F("pinyin_key"), Length("name"), F("updated_at").desc(), F("id").desc(),
+                         name="customer_pinyin_key"),
             models.Index(fields=["phone_digits"], name="customer_phone_digits",
                          condition=~Q(phone_digits="")),
             models.Index(fields=["email"], name="customer_email", condition=~Q(email="")),

@@ -158,6 +158,7 @@ def _clean_customer(data: dict, *, partial: bool) -> dict:
 def _derive(customer: Customer) -> None:
     customer.name_norm = company_name_normalize(customer.name)[:200]
     customer.phone_digits = phone_digits(customer.phone)[:40]
+    customer.pinyin_key = search.pinyin_key(customer.short_name, customer.name_norm)
 
 
 def _check_duplicates(customer: Customer, *, actor, override: bool) -> list[dict]:

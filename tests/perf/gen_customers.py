@@ -280,7 +280,7 @@ def _staff_make(rng: random.Random, salespeople: int = 300) -> None:
 # -- the load -------------------------------------------------------------------------------------
 CUSTOMER_COLUMNS = ("id", "kind", "name", "short_name", "credit_code", "phone", "email", "industry", "region_id",
                     "address", "source", "stage", "level", "tags", "owner_id", "department_id", "custom", "notes",
-                    "external_id", "name_norm", "phone_digits", "search_vector", "last_activity_at", "released_at",
+                    "external_id", "name_norm", "phone_digits", "pinyin_key", "search_vector", "last_activity_at", "released_at",
                     "released_from_id", "pool_warned_at", "merged_into_id", "merged_at", "created_by_id",
                     "created_at", "updated_at", "version")
 ACTIVITY_COLUMNS = ("id", "kind", "customer_id", "contact_id", "subject", "body", "occurred_at", "duration_minutes",
@@ -315,6 +315,7 @@ def customer_rows(n: int, rng: random.Random, tok: Tokeniser, owners, start_id: 
     """Yield COPY text lines of customers (and remember what the contacts need). ``owners``
     is read before the COPY starts: no other query may run on the connection during it."""
     from crm.customers.normalize import company_name_normalize, phone_digits
+    from crm.customers.search import pinyin_key
 
     sales, region_ids = owners
     cities = [(city, area, code, province) for big in GEO.values() for province, lst in big.items()
@@ -386,13 +387,14 @@ def customer_rows(n: int, rng: random.Random, tok: Tokeniser, owners, start_id: 
             tokens.add("c:" + code)
         tokens.update(scope_tokens(owner[0] if owner else None, owner[2] if owner else None, rid))
         last = updated - timedelta(days=rng.randrange(60)) if rng.random() < 0.8 else None
+        norm = company_name_normalize(name)
         row = (i, "individual" if individual else "company", name, short, code, phone, email,
                rng.choice(INDUSTRY_LABEL), rid,
                f"{province}{city}{rng.choice(DISTRICTS)}{rng.choice(ROADS)}{rng.randrange(1, 999)}号",
                rng.choice(SOURCES), rng.choice(STAGES), rng.choice("ABCD") if rng.random() < 0.7 else "",
                pg_array(rng.sample(("重点", "华为生态", "老客户", "招投标", "渠道", "政府"), rng.randrange(3))),
                owner[0] if owner else None, owner[2] if owner else None, "{}", "", None,
-               company_name_normalize(name), digits, tsvector_literal(sorted(tokens)),
+               norm, digits, pinyin_key(short, norm), tsvector_literal(sorted(tokens)),
                _ts(last) if last and owner else None,
                _ts(updated) if owner is None else None, None, None, None, None, None,
                _ts(created), _ts(updated), 1)

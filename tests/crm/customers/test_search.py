@@ -288,7 +288,8 @@ def test_moving_a_department_re_indexes_the_scope_tokens_of_its_customers(tenant
         assert f"sd:{second.pk}" in tokens and f"sd:{first.pk}" not in tokens and f"sd:{team.pk}" in tokens
 
 
-@pytest.mark.parametrize("q", ["华为", "思壮", "hzsz", "5881", "13800138000", "sales@hezhongsizhuang.com", "壮"])
+@pytest.mark.parametrize("q", ["华为", "思壮", "hzsz", "5881", "13800138000", "sales@hezhongsizhuang.com", "壮",
+                               "huawei", "hezhongsizhuang", "hezhong"])
 def test_the_sql_ranking_of_rare_queries_matches_the_python_rank_key(tenant_a, people, acme, in_tenant, q):
     from crm.customers import selectors
     from crm.customers.normalize import company_name_normalize
@@ -299,7 +300,55 @@ def test_the_sql_ranking_of_rare_queries_matches_the_python_rank_key(tenant_a, p
         norm = company_name_normalize(parsed.text) if parsed.kind in ("name", "pinyin") else ""
         matches = search._verified(qs, parsed, customer=True)
         rows = list(matches.order_by().values_list("pk", "name", "short_name", "phone_digits", "email",
-                                                   "credit_code", "updated_at"))
-        rows.sort(key=lambda r: (search._rank_key(parsed.text, norm)(r), -r[0]))
+                                                   "credit_code", "pinyin_key", "updated_at"))
+        rows.sort(key=lambda r: (search._rank_key(parsed.text, norm, parsed.kind == "pinyin")(r), -r[0]))
         ids, rare = search._ranked_in_sql(matches, parsed, norm, 20)
         assert rare and ids == [r[0] for r in rows[:20]] and ids
+
+
+def test_the_pinyin_key_reads_the_short_name_else_the_normalised_name(tenant_a, people, acme, in_tenant):
+    from crm.customers.models import Customer
+
+    with in_tenant(tenant_a):
+        keys = dict(Customer.objects.filter(pk__in=[c.pk for c in acme.values()]).values_list("pk", "pinyin_key"))
+    assert keys[acme["hzsz"].pk] == "hezhongsizhuang"  # the short name 合众思壮
+    assert keys[acme["hw"].pk] == "huawei"
+    assert keys[acme["other"].pk] == search.pinyin_key("", "上海思壮贸易") == "shanghaisizhuangmaoyi"
+    assert search.pinyin_key("", "ACME Trading-Co. 2") == "acmetradingco2"
+
+
+def test_a_pinyin_query_many_customers_match_lists_the_exact_short_name_readings_first(
+        tenant_a, people, acme, in_tenant, new_customer, monkeypatch):
+    """Many customers named 启明 (qiming): the short names that read exactly so come first,
+    shorter names first, then the newest, through the pinyin btree; a salesperson sees only
+    their own; the order is the one the full ranking gives."""
+    from crm.customers import selectors
+
+    sales, sales2 = people["sales"], people["sales2"]
+    made = [new_customer(tenant_a, sales if i % 2 else sales2, f"{city}启明{trade}有限公司", short_name="启明")
+            for i, (city, trade) in enumerate([("杭州", "商贸"), ("成都", "软件"), ("海口", "食品"), ("合肥", "电子"),
+                                                ("天津", "医疗器械"), ("洛阳", "印刷")])]
+    new_customer(tenant_a, sales, "启明星辰信息技术集团股份有限公司", short_name="启明星辰")  # starts, not exact
+    new_customer(tenant_a, sales, "齐鸣乐器有限公司")  # the same reading, no short name: qimingyueqi
+    calls = []
+    monkeypatch.setattr(search, "_ranked_in_sql", lambda *a, **k: calls.append(a) or ([], False))
+    with in_tenant(tenant_a):
+        for actor, visible in ((people["exec"], made), (sales, [c for c in made if c.owner_id == sales.pk])):
+            qs = selectors.customer_list_visible_to(actor=actor)
+            parsed = search.parse_query("qiming")
+            fast = search.search_customers(qs=qs, parsed=parsed, limit=3, actor=actor)
+            assert all(c.pinyin_key == "qiming" for c in fast)
+            expected = sorted(visible, key=lambda c: (len(c.name), -c.updated_at.timestamp(), -c.pk))[:3]
+            assert [c.pk for c in fast] == [c.pk for c in expected]
+    assert not calls  # the fast path answered: no ranking of every match
+    monkeypatch.undo()
+    with in_tenant(tenant_a):
+        # the full ranking agrees, and puts the readings that start so after the exact ones
+        # (shorter names first: 齐鸣乐器 before 启明星辰)
+        qs = selectors.customer_list_visible_to(actor=people["exec"])
+        parsed = search.parse_query("qiming")
+        ranked = search.search_customers(qs=qs, parsed=parsed, limit=20, actor=people["exec"])
+        assert [c.pk for c in ranked[:3]] == [c.pk for c in sorted(
+            made, key=lambda c: (len(c.name), -c.updated_at.timestamp(), -c.pk))[:3]]
+        assert [c.short_name for c in ranked[:6]] == ["启明"] * 6
+        assert [c.name for c in ranked[6:8]] == ["齐鸣乐器有限公司", "启明星辰信息技术集团股份有限公司"]
