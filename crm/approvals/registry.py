@@ -70,6 +70,10 @@ class DocumentType:
     # Whether the default policy seeded for this type carries the credit-override step
     # (a step whose condition is credit_over_limit). Orders do; quotes do not.
     credit_control: bool = False
+    # The default policy of this type when it should not be the business mode's (quotes: only
+    # large discounts need a manager): steps as {"role", "name_zh", "name_en", "min_amount",
+    # "min_discount_pct", "scope"}; steps whose role the tenant lacks are left out.
+    default_steps: tuple[dict, ...] = ()
 
 
 _REGISTRY: dict[str, DocumentType] = {}

@@ -312,11 +312,17 @@ def approval_policy_save(*, actor, doc_type: str, steps: Iterable[dict], name: s
 
 
 def _default_steps(doc: registry.DocumentType | None) -> tuple[list[dict], str]:
-    """The steps the tenant's business mode gave it (TenantConfig.approval_policies, the
-    first of its modes that has any), and the mode's key."""
+    """The document type's own default steps when it has some (quotes), else the steps the
+    tenant's business mode gave it (TenantConfig.approval_policies, the first of its modes
+    that has any), and the mode's key ("" for the type's own)."""
     config = tenant_config_get()
     known_roles = set(role_list().values_list("code", flat=True))
-    for mode in config.modes or list(config.approval_policies):
+    own = [{"name_zh": s.get("name_zh") or s["role"], "name_en": s.get("name_en", ""),
+            "approver_kind": ApproverKind.ROLE, "role_code": s["role"], "mode": StepMode.ANY,
+            "scope": s.get("scope", ScopeRestriction.NONE), "min_amount": s.get("min_amount"),
+            "min_discount_pct": s.get("min_discount_pct")}
+           for s in (doc.default_steps if doc is not None else ()) if s.get("role") in known_roles]
+    for mode in ([] if own else config.modes or list(config.approval_policies)):
         source = (config.approval_policies or {}).get(mode) or []
         steps = [{"name_zh": s.get("name_zh") or s["role"], "name_en": s.get("name_en", ""),
                   "approver_kind": ApproverKind.ROLE, "role_code": s["role"], "mode": StepMode.ANY,
@@ -325,8 +331,9 @@ def _default_steps(doc: registry.DocumentType | None) -> tuple[list[dict], str]:
         if steps:
             break
     else:
-        mode, steps = "", [{"name_zh": "管理员审批", "name_en": "Admin approval", "approver_kind": ApproverKind.ROLE,
-                            "role_code": "tenant_admin", "mode": StepMode.ANY, "scope": ScopeRestriction.NONE}]
+        mode, steps = "", own or [{"name_zh": "管理员审批", "name_en": "Admin approval",
+                                   "approver_kind": ApproverKind.ROLE, "role_code": "tenant_admin",
+                                   "mode": StepMode.ANY, "scope": ScopeRestriction.NONE}]
     if doc is not None and doc.credit_control and CREDIT_STEP["role_code"] in known_roles:
         steps.append({**CREDIT_STEP, "approver_kind": ApproverKind.ROLE, "mode": StepMode.ANY,
                       "scope": ScopeRestriction.NONE, "credit_over_limit": True})

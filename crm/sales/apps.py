@@ -11,6 +11,9 @@ class SalesConfig(AppConfig):
         from crm.customers import links
 
         from . import panels, services
+        from .approval import register_quote_document
+
+        register_quote_document()
 
         links.register(links.CustomerLink(key="opportunities", ids_of=services.unscoped_opportunity_ids_of_customer,
                                           move=services.opportunities_move_to_customer))

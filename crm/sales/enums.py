@@ -28,6 +28,8 @@ OPPORTUNITY_ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 
 class QuoteStatus(models.TextChoices):
     DRAFT = "draft", _("草稿")
+    IN_APPROVAL = "in_approval", _("审批中")
+    APPROVED = "approved", _("已审批")
     SENT = "sent", _("已发送")
     ACCEPTED = "accepted", _("已接受")
     REJECTED = "rejected", _("已拒绝")
@@ -35,16 +37,29 @@ class QuoteStatus(models.TextChoices):
     CONVERTED = "converted", _("已转订单")
 
 
-# The single source of truth of the quote lifecycle: one service per arrow
-# (quote_send, quote_accept, quote_reject, quote_expire, quote_mark_converted).
+# The single source of truth of the quote lifecycle: one service per arrow. A draft is sent
+# through the tenant's quote approval policy (crm.approvals, document type "quote"; by default a
+# regional manager approves discounts of 10% or more):
+#   draft -> approved            quote_send: no approval step applies (then at once -> sent)
+#   draft -> in_approval         quote_send: a step applies; the approvers decide
+#   in_approval -> approved      the last step approved (engine callback); quote_send then sends it
+#   in_approval -> draft         rejected (with the comment) or recalled by its submitter
+#   approved -> sent             quote_send
+#   approved -> draft            quote_reopen (to edit it again; the approval no longer holds)
+#   sent -> accepted / rejected  quote_accept, quote_reject (the customer's answer)
+#   sent -> expired              quote_expire (the validity ended; a periodic task)
+#   accepted -> converted        quote_mark_converted (crm.orders made the order)
 QUOTE_ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    QuoteStatus.DRAFT: frozenset({QuoteStatus.SENT}),
+    QuoteStatus.DRAFT: frozenset({QuoteStatus.IN_APPROVAL, QuoteStatus.APPROVED}),
+    QuoteStatus.IN_APPROVAL: frozenset({QuoteStatus.APPROVED, QuoteStatus.DRAFT}),
+    QuoteStatus.APPROVED: frozenset({QuoteStatus.SENT, QuoteStatus.DRAFT}),
     QuoteStatus.SENT: frozenset({QuoteStatus.ACCEPTED, QuoteStatus.REJECTED, QuoteStatus.EXPIRED}),
     QuoteStatus.ACCEPTED: frozenset({QuoteStatus.CONVERTED}),
     QuoteStatus.REJECTED: frozenset(),
     QuoteStatus.EXPIRED: frozenset(),
     QuoteStatus.CONVERTED: frozenset(),
 }
+QUOTE_DOC_TYPE = "quote"  # its document type in the approval engine
 QUOTE_EDITABLE = frozenset({QuoteStatus.DRAFT})
 
 

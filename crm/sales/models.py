@@ -169,6 +169,10 @@ class Quote(models.Model):
                                    related_name="+", verbose_name=_("部门"))
     region = models.ForeignKey("org.Region", null=True, blank=True, on_delete=models.PROTECT,
                                related_name="+", verbose_name=_("区域"))
+    approval_submitted_at = models.DateTimeField(_("提交审批时间"), null=True, blank=True)
+    approved_at = models.DateTimeField(_("审批通过时间"), null=True, blank=True)
+    approval_note = models.CharField(_("审批意见"), max_length=1000, blank=True,
+                                     help_text=_("驳回或撤回审批时的意见"))
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
     accepted_at = models.DateTimeField(_("接受时间"), null=True, blank=True)
     rejected_at = models.DateTimeField(_("拒绝时间"), null=True, blank=True)

@@ -25,6 +25,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
+from crm.approvals.enums import RequestStatus
+from crm.approvals.selectors import approval_request_pending_for
+from crm.approvals.services import approval_recall, approval_submit
 from crm.audit.services import audit_diff, audit_record, audit_snapshot
 from crm.catalog.selectors import price_for, product_list_visible_to
 from crm.customers.selectors import contact_get_for_actor, customer_get_for_actor
@@ -38,6 +41,7 @@ from .enums import (
     DEFAULT_CURRENCY,
     OPPORTUNITY_ALLOWED_TRANSITIONS,
     QUOTE_ALLOWED_TRANSITIONS,
+    QUOTE_DOC_TYPE,
     OpportunityStatus,
     QuoteStatus,
 )
@@ -56,7 +60,7 @@ OPPORTUNITY_FIELDS = ("name", "customer", "contact", "pipeline", "stage", "statu
                       "next_step", "lost_reason", "won_at", "lost_at", "notes")
 QUOTE_FIELDS = ("customer", "opportunity", "contact", "status", "currency", "valid_until", "price_level",
                 "net_total", "tax_total", "total", "notes", "owner", "department", "region", "reject_reason",
-                "order_ref")
+                "approval_note", "order_ref")
 
 MAX_MONEY = Decimal("999999999999.99")  # Decimal(14, 2)
 MAX_QTY = Decimal("99999999999.999")  # Decimal(14, 3)
@@ -711,18 +715,19 @@ def _refuse_quote(quote: Quote, wanted: str, message: str | None = None) -> Tran
         code="invalid_transition", current=quote.status, wanted=wanted)
 
 
-def _quote_transition(*, actor, quote: Quote, wanted: str, stamp: str, version: int | None,
+def _quote_transition(*, actor, quote: Quote, wanted: str, stamp: str | None, version: int | None,
                       extra: dict | None = None, action: str) -> Quote:
     """Move a locked quote to ``wanted`` (already checked as allowed), stamp the time, audit."""
     _stale(quote, version)
     before = audit_snapshot(quote, QUOTE_FIELDS)
     now = timezone.now()
     quote.status = wanted
-    setattr(quote, stamp, now)
+    if stamp:
+        setattr(quote, stamp, now)
     for key, value in (extra or {}).items():
         setattr(quote, key, value)
     quote.version = F("version") + 1
-    quote.save(update_fields=["status", stamp, "version", "updated_at", *(extra or {})])
+    quote.save(update_fields=["status", *([stamp] if stamp else []), "version", "updated_at", *(extra or {})])
     quote.refresh_from_db()
     audit_record(actor=actor, instance=quote, action=action,
                  changes=audit_diff(before, audit_snapshot(quote, QUOTE_FIELDS)))
@@ -734,23 +739,103 @@ def _allowed(quote: Quote, wanted: str) -> None:
         raise _refuse_quote(quote, wanted)
 
 
+def _check_sendable(quote: Quote) -> None:
+    if not quote.lines.exists():
+        raise ValidationError({"lines": _("报价单还没有明细行，不能发送。")})
+    if quote.valid_until < timezone.localdate():
+        raise ValidationError({"valid_until": _("有效期（%(day)s）已过，请先修改有效期。") % {
+            "day": quote.valid_until.isoformat()}})
+
+
 def quote_send(*, actor, quote_id: int, version: int | None = None) -> Quote:
-    """Draft -> sent: the quote has lines and is still valid. Already sent: nothing changes."""
+    """Send a quote to the customer. A draft goes through the tenant's quote approval policy
+    first: when no step applies it is approved and sent at once; otherwise it waits in
+    approval (in_approval) and, once approved, is sent by calling this again. Approved ->
+    sent. Already sent, or already waiting in approval: nothing changes. The quote needs
+    lines and a validity not yet over."""
     with transaction.atomic():
         quote = _quote_locked(actor, quote_id)
-        if quote.status == QuoteStatus.SENT:
+        if quote.status in (QuoteStatus.SENT, QuoteStatus.IN_APPROVAL):
             return quote
-        _allowed(quote, QuoteStatus.SENT)
-        if not quote.lines.exists():
-            raise ValidationError({"lines": _("报价单还没有明细行，不能发送。")})
-        today = timezone.localdate()
-        if quote.valid_until < today:
-            raise ValidationError({"valid_until": _("有效期（%(day)s）已过，请先修改有效期。") % {
-                "day": quote.valid_until.isoformat()}})
+        if quote.status not in (QuoteStatus.DRAFT, QuoteStatus.APPROVED):
+            raise _refuse_quote(quote, QuoteStatus.SENT)
+        _check_sendable(quote)
+        if quote.status == QuoteStatus.DRAFT:
+            _stale(quote, version)
+            version = None
+            request = approval_submit(actor=actor, doc_type=QUOTE_DOC_TYPE, object_id=quote.pk)
+            quote = _quote_locked(actor, quote_id)
+            if request.status == RequestStatus.PENDING:
+                return _quote_transition(actor=actor, quote=quote, wanted=QuoteStatus.IN_APPROVAL,
+                                         stamp="approval_submitted_at", version=None,
+                                         extra={"approval_note": ""}, action="submit")
+            if quote.status != QuoteStatus.APPROVED:  # pragma: no cover - the callback moved it
+                raise _refuse_quote(quote, QuoteStatus.SENT)
         quote = _quote_transition(actor=actor, quote=quote, wanted=QuoteStatus.SENT, stamp="sent_at",
                                   version=version, action="send")
         customer_touch(customer_id=quote.customer_id)
         return quote
+
+
+def quote_approval_approved(*, quote_id: int, actor) -> Quote:
+    """draft / in_approval -> approved: the engine's callback (in its transaction) when the
+    last step approved, or at once when no step applied."""
+    with transaction.atomic():
+        quote = Quote.objects.select_for_update().get(pk=quote_id)
+        if quote.status == QuoteStatus.APPROVED:
+            return quote
+        _allowed(quote, QuoteStatus.APPROVED)
+        return _quote_transition(actor=actor, quote=quote, wanted=QuoteStatus.APPROVED, stamp="approved_at",
+                                 version=None, extra={"approval_note": ""}, action="approve")
+
+
+def _back_to_draft(*, quote_id: int, actor, note: str, action: str) -> Quote:
+    with transaction.atomic():
+        quote = Quote.objects.select_for_update().get(pk=quote_id)
+        if quote.status == QuoteStatus.DRAFT:
+            return quote
+        _allowed(quote, QuoteStatus.DRAFT)
+        return _quote_transition(actor=actor, quote=quote, wanted=QuoteStatus.DRAFT, stamp=None, version=None,
+                                 extra={"approval_note": note[:1000]}, action=action)
+
+
+def quote_approval_rejected(*, quote_id: int, actor, comment: str) -> Quote:
+    """in_approval -> draft with the approver's comment (the engine's callback)."""
+    return _back_to_draft(quote_id=quote_id, actor=actor, note=comment, action="approval_rejected")
+
+
+def quote_approval_recalled(*, quote_id: int, actor) -> Quote:
+    """in_approval -> draft: its submitter took it back (the engine's callback)."""
+    return _back_to_draft(quote_id=quote_id, actor=actor, note=_("提交人已撤回审批"), action="approval_recalled")
+
+
+def quote_recall(*, actor, quote_id: int) -> Quote:
+    """Take a quote back from approval before anyone decided (its submitter): the engine's
+    recall, whose callback returns the quote to draft."""
+    with transaction.atomic():
+        quote = _quote_locked(actor, quote_id)
+        if quote.status == QuoteStatus.DRAFT:
+            return quote
+        if quote.status != QuoteStatus.IN_APPROVAL:
+            raise _refuse_quote(quote, QuoteStatus.DRAFT)
+        request = approval_request_pending_for(doc_type=QUOTE_DOC_TYPE, object_id=quote.pk)
+        if request is None:  # pragma: no cover - in approval always has its request
+            raise _refuse_quote(quote, QuoteStatus.DRAFT)
+        approval_recall(actor=actor, request_id=request.pk)
+        return _quote_locked(actor, quote_id)
+
+
+def quote_reopen(*, actor, quote_id: int, version: int | None = None) -> Quote:
+    """approved -> draft, to change it before it is sent; it must be approved again."""
+    with transaction.atomic():
+        quote = _quote_locked(actor, quote_id)
+        if quote.status == QuoteStatus.DRAFT:
+            return quote
+        _allowed(quote, QuoteStatus.DRAFT)
+        if quote.status != QuoteStatus.APPROVED:
+            raise _refuse_quote(quote, QuoteStatus.DRAFT)
+        return _quote_transition(actor=actor, quote=quote, wanted=QuoteStatus.DRAFT, stamp=None, version=version,
+                                 extra={"approval_note": ""}, action="reopen")
 
 
 def quote_accept(*, actor, quote_id: int, version: int | None = None) -> Quote:

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from crm.approvals.selectors import approval_request_pending_for
 from crm.audit.selectors import audit_trail_for
 from crm.catalog.selectors import product_list_visible_to, product_search_as_you_type
 from crm.customers.selectors import (
@@ -34,6 +35,7 @@ from .calc import rmb_upper
 from .enums import (
     OPPORTUNITY_SORT_DEFAULT,
     OPPORTUNITY_SORTS,
+    QUOTE_DOC_TYPE,
     QUOTE_SORT_DEFAULT,
     QUOTE_SORTS,
     ForecastGroup,
@@ -383,9 +385,11 @@ def quote_list(request):
 def quote_detail(request, quote_id: int):
     user = request.user
     quote = _or_404(selectors.quote_get_for_actor, actor=user, quote_id=quote_id)
+    approval = (approval_request_pending_for(doc_type=QUOTE_DOC_TYPE, object_id=quote.pk)
+                if quote.status == QuoteStatus.IN_APPROVAL else None)
     return render(request, "sales/quote_detail.html", {
         "quote": quote, "lines": selectors.quote_lines(quote=quote), "in_words": _in_words(quote),
-        "trail": audit_trail_for(instance=quote), "term": _term(), "section": "quotes",
+        "trail": audit_trail_for(instance=quote), "term": _term(), "section": "quotes", "approval": approval,
     })
 
 
@@ -421,6 +425,18 @@ def _quote_transition(request, quote_id: int, call):
 @require_POST
 def quote_send(request, quote_id: int):
     return _quote_transition(request, quote_id, lambda: services.quote_send(actor=request.user, quote_id=quote_id))
+
+
+@login_required
+@require_POST
+def quote_recall(request, quote_id: int):
+    return _quote_transition(request, quote_id, lambda: services.quote_recall(actor=request.user, quote_id=quote_id))
+
+
+@login_required
+@require_POST
+def quote_reopen(request, quote_id: int):
+    return _quote_transition(request, quote_id, lambda: services.quote_reopen(actor=request.user, quote_id=quote_id))
 
 
 @login_required

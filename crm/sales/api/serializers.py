@@ -170,8 +170,9 @@ class QuoteSerializer(serializers.ModelSerializer):
         model = Quote
         fields = ["id", "number", "customer", "customer_name", "opportunity", "opportunity_name", "contact",
                   "status", "currency", "valid_until", "price_level", "net_total", "tax_total", "total", "owner",
-                  "owner_name", "department", "region", "sent_at", "accepted_at", "rejected_at", "reject_reason",
-                  "expired_at", "converted_at", "order_ref", "created_at", "updated_at", "version"]
+                  "owner_name", "department", "region", "approval_submitted_at", "approved_at", "approval_note",
+                  "sent_at", "accepted_at", "rejected_at", "reject_reason", "expired_at", "converted_at", "order_ref",
+                  "created_at", "updated_at", "version"]
         read_only_fields = fields
 
 

@@ -263,13 +263,39 @@ class QuoteDetailApi(StaffApiView):
 
 class QuoteSendApi(StaffApiView):
     @extend_schema(tags=TAG_QUOTES, request=QuoteTransitionSerializer,
-                   responses={200: QuoteDetailSerializer, **ERRORS}, description="draft -> sent")
+                   responses={200: QuoteDetailSerializer, **ERRORS},
+                   description="draft -> sent, through the tenant's quote approval policy: when a step applies the "
+                               "quote waits in approval (status in_approval) and is sent by calling this again once "
+                               "approved; approved -> sent.")
     @sales_errors
     def post(self, request, quote_id: int):
         selectors.quote_get_for_actor(actor=request.user, quote_id=quote_id)
         values = _valid(QuoteTransitionSerializer, request.data)
         services.quote_send(actor=request.user, quote_id=quote_id,
                             version=self.edited_version(request, values.get("version")))
+        return _quote_detail(request, quote_id)
+
+
+class QuoteRecallApi(StaffApiView):
+    @extend_schema(tags=TAG_QUOTES, request=None, responses={200: QuoteDetailSerializer, **ERRORS},
+                   description="in_approval -> draft: its submitter takes it back before anyone decided.")
+    @sales_errors
+    def post(self, request, quote_id: int):
+        selectors.quote_get_for_actor(actor=request.user, quote_id=quote_id)
+        services.quote_recall(actor=request.user, quote_id=quote_id)
+        return _quote_detail(request, quote_id)
+
+
+class QuoteReopenApi(StaffApiView):
+    @extend_schema(tags=TAG_QUOTES, request=QuoteTransitionSerializer,
+                   responses={200: QuoteDetailSerializer, **ERRORS},
+                   description="approved -> draft, to change it before sending (it needs approval again).")
+    @sales_errors
+    def post(self, request, quote_id: int):
+        selectors.quote_get_for_actor(actor=request.user, quote_id=quote_id)
+        values = _valid(QuoteTransitionSerializer, request.data)
+        services.quote_reopen(actor=request.user, quote_id=quote_id,
+                              version=self.edited_version(request, values.get("version")))
         return _quote_detail(request, quote_id)
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def _quote(people, shop, *, accepted=True):
     quote = sales.quote_create(actor=people["sales"], data={
         "customer_id": shop.customer.pk, "valid_until": timezone.localdate() + datetime.timedelta(days=30)},
-        lines=[{"product_id": shop.gps.pk, "quantity": "3", "unit_price": "95.50", "discount_percent": "10"}])
+        lines=[{"product_id": shop.gps.pk, "quantity": "3", "unit_price": "95.50", "discount_percent": "8"}])
     if accepted:
         sales.quote_send(actor=people["sales"], quote_id=quote.pk)
         sales.quote_accept(actor=people["sales"], quote_id=quote.pk)
@@ -33,7 +33,7 @@ def test_an_accepted_quote_becomes_a_draft_order_once(alpha, people, shop):
     line = order.lines.get()
     assert order.status == "draft" and order.customer_id == shop.customer.pk and quote.number in order.notes
     assert (line.product_id, line.quantity, line.unit_price, line.discount_pct) == (
-        shop.gps.pk, Decimal("3"), Decimal("95.50"), Decimal("10"))
+        shop.gps.pk, Decimal("3"), Decimal("95.50"), Decimal("8"))
     quote.refresh_from_db()
     assert quote.status == "converted" and quote.order_ref == order.number
     again = services.order_create_from_quote(actor=people["sales"], quote_id=quote.pk)

@@ -16,8 +16,6 @@ from .factories import (
     contact_make,
     customer_make,
     opportunity_make,
-    price_list_make,
-    product_make,
     quote_make,
     today,
 )
@@ -252,20 +250,6 @@ def test_project_pipeline_in_the_project_tenant(tenant_b, in_tenant, user_in):
 
 
 # -- quotes: lines, prices, totals ---------------------------------------------------------------------------
-@pytest.fixture
-def catalog(inside):
-    with inside():
-        g970 = product_make(name="G970 接收机", spec="北斗三号", list_price="39800.00")
-        battery = product_make(name="锂电池", list_price="380.00", unit="块")
-        service = product_make(name="校准服务", list_price="800.00", tax_rate="0.06")
-        retired = product_make(name="停售产品", list_price="10.00")
-        from crm.catalog.services import product_deactivate
-        product_deactivate(actor=None, product_id=retired.pk)
-        price_list_make(kind="customer_level", code="A", items=[(g970, "36616.00"), (battery, "349.00"),
-                                                                (battery, "330.00", 10)])
-    return {"g970": g970, "battery": battery, "service": service, "retired": retired}
-
-
 def test_quote_lines_take_catalog_prices_for_the_customers_level_and_totals_are_stored(people, inside, catalog):
     sales = people["sales"]
     with inside():
@@ -445,7 +429,7 @@ def test_the_quote_lifecycle_and_its_refusals(people, inside, catalog):
             converted.version
         with pytest.raises(services.TransitionRefused):
             services.quote_mark_converted(actor=sales, quote_id=quote.pk, order_ref="SO2026-0002")
-        assert audit_actions(quote) == ["create", "send", "accept", "convert"]
+        assert audit_actions(quote) == ["create", "approve", "send", "accept", "convert"]
 
 
 def test_reject_records_the_reason_and_is_final(people, inside, catalog):
