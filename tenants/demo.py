@@ -69,6 +69,20 @@ def demo_customers_ensure(tenant: Tenant) -> int:
         return made
 
 
+def demo_facts_rebuild(tenant: Tenant) -> None:
+    """The sales dashboard's facts recomputed once the demo data is in (crm.analytics): the
+    demo's orders, shipments and payments appear on it whichever way they were made."""
+    from django.apps import apps
+    from django_tenants.utils import schema_context
+
+    if not apps.is_installed("crm.analytics"):
+        return
+    from crm.analytics.services import sales_facts_rebuild
+
+    with schema_context(tenant.schema_name):
+        sales_facts_rebuild()
+
+
 def demo_tenants_ensure(*, password: str = DEMO_PASSWORD) -> list[Tenant]:
     tenants = []
     for slug, name in DEMO_TENANTS.items():
@@ -96,6 +110,10 @@ def demo_tenants_ensure(*, password: str = DEMO_PASSWORD) -> list[Tenant]:
                         from crm.orders.services import orders_load_demo
 
                         orders_load_demo()
+                        if "finance" in MODES[tenant.primary_mode].modules:
+                            from crm.finance.services import finance_load_demo
+
+                            finance_load_demo()
             if "sales" in getattr(MODES.get(tenant.primary_mode or ""), "modules", ()):
                 from django_tenants.utils import schema_context
 
@@ -103,6 +121,7 @@ def demo_tenants_ensure(*, password: str = DEMO_PASSWORD) -> list[Tenant]:
 
                 with schema_context(tenant.schema_name):
                     sales_load_demo()
+            demo_facts_rebuild(tenant)
         tenants.append(tenant)
     return tenants
 

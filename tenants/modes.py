@@ -341,7 +341,7 @@ _register(BusinessMode(
         NAV_TODAY,
         NavEntry("accounts", "大客户", "Key accounts", "customers:list", "customers"),
         NavEntry("plans", "保有计划", "Retention plans", "keyaccounts:plans", "key_accounts"),
-        NAV_OPPORTUNITIES, NAV_ORDERS, NAV_SERVICE, NAV_APPROVALS, NAV_REPORTS,
+        NAV_OPPORTUNITIES, NAV_ORDERS, NAV_FINANCE, NAV_SERVICE, NAV_APPROVALS, NAV_REPORTS,
     ),
     demo=DemoDataset(
         departments=(("总部", None), ("大客户部", "总部"), ("政企客户组", "大客户部"),

@@ -32,7 +32,11 @@ class OrderStatus(models.TextChoices):
 #   approved -> partially_shipped / shipped shipment_create
 #   partially_shipped -> shipped            shipment_create (the rest)
 #   shipped -> invoiced -> paid -> closed   order_invoiced_mark, order_paid_mark, order_close
+#   invoiced -> shipped                     order_invoiced_revert (finance voided an invoice: 红冲)
+#   paid -> invoiced                        order_paid_revert (finance voided a payment: 冲销)
 #   draft / submitted / approved -> cancelled   order_cancel (releases the reservation)
+# crm.finance drives the invoiced and paid arrows: an order is invoiced when its invoices
+# cover its total, paid when every one of them is paid.
 # Cancelling an order in approval recalls the approval first (its submitter, before anyone
 # decided: in_approval -> draft -> cancelled); once goods have left the warehouse
 # (partially_shipped and later) an order cannot be cancelled.
@@ -44,8 +48,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     OrderStatus.APPROVED: frozenset({OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.CANCELLED}),
     OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED}),
     OrderStatus.SHIPPED: frozenset({OrderStatus.INVOICED}),
-    OrderStatus.INVOICED: frozenset({OrderStatus.PAID}),
-    OrderStatus.PAID: frozenset({OrderStatus.CLOSED}),
+    OrderStatus.INVOICED: frozenset({OrderStatus.PAID, OrderStatus.SHIPPED}),
+    OrderStatus.PAID: frozenset({OrderStatus.CLOSED, OrderStatus.INVOICED}),
     OrderStatus.CLOSED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
 }
@@ -56,7 +60,8 @@ def can_transition(current: str, new: str) -> bool:
 
 
 EDITABLE_STATUSES = frozenset({OrderStatus.DRAFT})
-# Orders that count as open receivables until finance has real ones: approved and not yet paid.
+# Orders that count towards a customer's open receivables: approved and not yet paid (what is
+# owed on them: see selectors.open_receivables_for_customer).
 OPEN_RECEIVABLE_STATUSES = (OrderStatus.APPROVED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED,
                             OrderStatus.INVOICED)
 # An order in one of these holds (or should hold) a stock reservation.
@@ -96,6 +101,8 @@ class EventKind(models.TextChoices):
     CANCELLED = "cancelled", _("取消订单")
     INVOICED = "invoiced", _("开票")
     PAID = "paid", _("回款")
+    INVOICE_VOIDED = "invoice_voided", _("发票红冲")
+    PAYMENT_VOIDED = "payment_voided", _("回款冲销")
     CLOSED = "closed", _("关闭订单")
     ATTACHMENT = "attachment", _("上传附件")
 

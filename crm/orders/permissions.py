@@ -2,31 +2,26 @@
 roles. The caller has already found the order through ``visible_to`` (outside the actor's
 scope is a 404 before any of these is asked).
 
-crm.org has no order permission codes yet, so the business roles decide:
-* the owner, the business secretaries, regional managers and the tenant admin manage an
-  order (edit the draft, submit, cancel, retry the stock reservation);
-* whoever manages stock (``catalog.manage_stock``: warehouse staff, the tenant admin) ships;
-* finance and the tenant admin set credit limits and mark orders invoiced and paid;
+Permission codes (crm.org.enums.Permission), which custom roles are built from too; the
+system roles have them by default (SYSTEM_ROLE_DEFAULTS):
+* the owner manages their own order (edit the draft, submit, cancel, retry the stock
+  reservation); ``orders.manage`` manages every order the actor sees (business secretaries,
+  regional managers, the tenant admin);
+* ``catalog.manage_stock`` ships (warehouse staff, the tenant admin);
+* ``finance.manage`` sets credit limits (finance, the tenant admin; invoices and payments are
+  crm.finance's);
+* ``orders.close`` closes a paid order (finance, business secretaries, the tenant admin);
 * the approval steps themselves are decided by the approval engine (crm.approvals)."""
 
 from __future__ import annotations
 
-from crm.org.enums import Permission, SystemRole
+from crm.org.enums import Permission
 
 from .enums import EDITABLE_STATUSES
-
-ORDER_MANAGER_ROLES = frozenset({SystemRole.TENANT_ADMIN, SystemRole.BUSINESS_SECRETARY,
-                                 SystemRole.REGIONAL_MANAGER})
-FINANCE_ROLES = frozenset({SystemRole.FINANCE, SystemRole.TENANT_ADMIN})
-CLOSER_ROLES = FINANCE_ROLES | {SystemRole.BUSINESS_SECRETARY}
 
 
 def _active(actor) -> bool:
     return bool(actor is not None and getattr(actor, "is_authenticated", False) and actor.is_active)
-
-
-def _has_role(actor, roles) -> bool:
-    return bool(actor.role_codes() & {str(r) for r in roles})
 
 
 def can_create_order(actor) -> bool:
@@ -35,7 +30,7 @@ def can_create_order(actor) -> bool:
 
 def can_manage_order(actor, order) -> bool:
     """Edit (while a draft), submit, cancel: the owner and the order managers."""
-    return _active(actor) and (order.owner_id == actor.pk or _has_role(actor, ORDER_MANAGER_ROLES))
+    return _active(actor) and (order.owner_id == actor.pk or actor.has_qiao_perm(Permission.MANAGE_ORDERS))
 
 
 def can_edit_order(actor, order) -> bool:
@@ -51,15 +46,15 @@ def can_reserve_stock(actor, order) -> bool:
 
 
 def can_manage_credit(actor) -> bool:
-    return _active(actor) and _has_role(actor, FINANCE_ROLES)
+    return _active(actor) and actor.has_qiao_perm(Permission.MANAGE_FINANCE)
 
 
 def can_mark_paid(actor) -> bool:
-    return _active(actor) and _has_role(actor, FINANCE_ROLES)
+    return _active(actor) and actor.has_qiao_perm(Permission.MANAGE_FINANCE)
 
 
 def can_close_order(actor) -> bool:
-    return _active(actor) and _has_role(actor, CLOSER_ROLES)
+    return _active(actor) and actor.has_qiao_perm(Permission.CLOSE_ORDERS)
 
 
 def can_attach_to_order(actor, order) -> bool:

@@ -237,16 +237,31 @@ def customer_credit_get(*, customer_id) -> CustomerCredit | None:
 
 def open_receivables_for_customer(*, customer_id, currency: str | None = None,
                                   exclude_order_id: int | None = None) -> Decimal:
-    """What the customer owes or will owe: the totals of its approved orders not yet paid
-    (approved, partially shipped, shipped, invoiced), in ``currency`` if given. Finance will
-    replace this with its receivables; callers ask only this function. (The customer's orders
-    through the (customer, created_at) index, their status checked row by row.)"""
-    qs = Order.objects.filter(customer_id=customer_id, status__in=OPEN_RECEIVABLE_STATUSES)
+    """What the customer owes or will owe, in ``currency`` if given: the outstanding amounts
+    of its invoices (issued and not yet paid, crm.finance) plus the part of its approved,
+    partially shipped and shipped orders that is not invoiced yet. A paid order adds nothing;
+    ``exclude_order_id`` leaves one order (and its invoices) out. (The customer's open orders
+    through the (customer, created_at) index; their invoices through the order; the
+    customer's unpaid invoices through (customer, issued_on).)"""
+    from django.apps import apps
+
+    orders = Order.objects.filter(customer_id=customer_id, status__in=OPEN_RECEIVABLE_STATUSES)
     if currency:
-        qs = qs.filter(currency=currency)
+        orders = orders.filter(currency=currency)
     if exclude_order_id:
-        qs = qs.exclude(pk=exclude_order_id)
-    return qs.aggregate(total=Sum("total"))["total"] or Decimal("0.00")
+        orders = orders.exclude(pk=exclude_order_id)
+    ordered = orders.aggregate(total=Sum("total"))["total"] or Decimal("0.00")
+    if not apps.is_installed("crm.finance"):
+        return ordered
+    from crm.finance.selectors import (
+        unscoped_invoiced_total_of_orders,
+        unscoped_outstanding_of_customer,
+    )
+
+    not_invoiced = ordered - unscoped_invoiced_total_of_orders(order_ids=orders.values("pk"))
+    outstanding = unscoped_outstanding_of_customer(customer_id=customer_id, currency=currency,
+                                                   exclude_order_id=exclude_order_id)
+    return not_invoiced + outstanding
 
 
 @dataclass(frozen=True)
@@ -302,7 +317,7 @@ def customer_has_approved_order(*, customer_id, exclude_order_id: int | None = N
 def order_actions_for(*, actor, order: Order, history: list | None = None) -> list[str]:
     """The operations the actor may start on the order now (buttons on the page, ``actions``
     in the API): edit, submit, recall, cancel, ship, reserve_stock, approve, attach,
-    mark_invoiced, mark_paid, close. The services check again."""
+    issue_invoice (finance, on the invoicing page), close. The services check again."""
     from crm.approvals.permissions import actionable_assignment, can_recall_request
     from crm.approvals.selectors import delegator_ids_for
 
@@ -339,9 +354,7 @@ def order_actions_for(*, actor, order: Order, history: list | None = None) -> li
     if p.can_attach_to_order(actor, order):
         actions.append("attach")
     if p.can_mark_paid(actor) and order.status == OrderStatus.SHIPPED:
-        actions.append("mark_invoiced")
-    if p.can_mark_paid(actor) and order.status == OrderStatus.INVOICED:
-        actions.append("mark_paid")
+        actions.append("issue_invoice")  # crm.finance: invoices move the order to invoiced, payments to paid
     if p.can_close_order(actor) and order.status == OrderStatus.PAID:
         actions.append("close")
     return actions

@@ -47,6 +47,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from crm.analytics.calc import shipped_value
+from crm.analytics.enums import FactKind
+from crm.analytics.services import sales_fact_record
 from crm.approvals.enums import RequestStatus
 from crm.approvals.selectors import approval_request_pending_for
 from crm.approvals.services import approval_recall, approval_submit
@@ -717,6 +720,9 @@ def order_approval_approved(*, order_id: int, actor) -> Order:
           data={"total": str(order.total)})
     _reserve(order, actor=actor)
     _webhook(order, WebhookEventType.ORDER_APPROVED)
+    sales_fact_record(kind=FactKind.ORDER, day=order.approved_at, owner_id=order.owner_id,  # the dashboard
+                      department_id=order.department_id, region_id=order.region_id, currency=order.currency,
+                      amount=order.total)  # last: no other lock is taken after the facts' (a rebuild may wait)
     return order
 
 
@@ -844,6 +850,10 @@ def order_cancel(*, actor, order_id: int, reason: str = "") -> Order:
               stamps=("cancelled_at",), fields=("cancel_reason",))
         _release(order, actor=actor, note=_("订单 %(number)s 取消") % {"number": order.number},
                  state=StockState.RELEASED if order.stock_state == StockState.RESERVED else StockState.NONE)
+        if order.approved_at is not None:  # it counted on the dashboard: reversed on the day it counted
+            sales_fact_record(kind=FactKind.ORDER, day=order.approved_at, owner_id=order.owner_id,
+                              department_id=order.department_id, region_id=order.region_id,
+                              currency=order.currency, amount=-order.total, count=-1)
     return order
 
 
@@ -975,6 +985,9 @@ def shipment_create(*, actor, order_id: int, data: dict) -> Shipment:
                                            note=note, created_by=actor)
         ShipmentLine.objects.bulk_create([ShipmentLine(shipment=shipment, order_line=line, quantity=quantity)
                                           for line, quantity in wanted])
+        value = sum((shipped_value(gross_amount=line.gross_amount, quantity=line.quantity,  # the dashboard's
+                                   shipped_before=line.shipped_quantity, shipped_now=quantity)
+                     for line, quantity in wanted), Decimal("0.00"))
         for line, quantity in wanted:
             line.shipped_quantity += quantity
         OrderLine.objects.bulk_update([line for line, _q in wanted], ["shipped_quantity"])
@@ -989,6 +1002,9 @@ def shipment_create(*, actor, order_id: int, data: dict) -> Shipment:
         if complete:
             _release(order, actor=actor, note=_("订单 %(number)s 发货完成") % {"number": order.number},
                      state=StockState.CONSUMED)
+        sales_fact_record(kind=FactKind.SHIPMENT, day=shipped_at, owner_id=order.owner_id,  # the dashboard; last
+                          department_id=order.department_id, region_id=order.region_id, currency=order.currency,
+                          amount=value)
         _notify(order, "shipped", number)
         _webhook(order, WebhookEventType.ORDER_SHIPPED, shipment=summary)
     return shipment
@@ -998,30 +1014,102 @@ def _qty(value: Decimal) -> str:
     return f"{Decimal(value).normalize():f}"
 
 
-# -- invoiced, paid, closed (finance will drive these from its invoices and payments) ---------------------
-def order_invoiced_mark(*, actor, order_id: int, note: str = "") -> Order:
-    """shipped -> invoiced (finance)."""
+# -- invoiced, paid, closed (crm.finance drives these from its invoices and payments) ---------------------
+# Finance issues invoices for a shipped order (several are allowed) and records payments against
+# them; it moves the order through the services below, in its own transaction, after locking the
+# order with ``order_lock`` (always the order before its invoices: no deadlocks). Each writes the
+# timeline entry of the invoice or payment that caused it, so the timeline shows every invoice
+# and payment once. ``actor=None`` is the system (the ERP reporting a payment).
+FINANCE_EVENT_KINDS = frozenset({EventKind.INVOICED, EventKind.PAID, EventKind.INVOICE_VOIDED,
+                                 EventKind.PAYMENT_VOIDED})
+
+
+def _finance_actor(actor, message: str) -> None:
+    if actor is None:
+        return
     _require_active(actor)
-    _require(can_mark_paid(actor), _("只有财务人员可以登记开票。"))
+    _require(can_mark_paid(actor), message)
+
+
+def order_lock(*, actor, order_id: int) -> Order:
+    """The order row, locked (SELECT ... FOR UPDATE) until the caller's transaction ends, if the
+    actor may see it (``actor=None``: the system); NotInScope otherwise. crm.finance takes it
+    before writing an invoice or a payment of the order, so that concurrent invoices cannot
+    together exceed the order's total."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("order_lock is only meaningful inside a transaction")
+    return _locked(actor, order_id)
+
+
+def order_finance_note(*, actor, order_id: int, kind: str, note: str = "", data: dict | None = None) -> Order:
+    """An invoice, a payment or a void that changes no status (a partial invoice, a payment that
+    leaves something unpaid), on the order's timeline."""
+    if kind not in FINANCE_EVENT_KINDS:
+        raise ValueError(f"not a finance event: {kind!r}")
+    _finance_actor(actor, _("只有财务人员可以登记开票和回款。"))
+    with transaction.atomic():
+        order = _locked(actor, order_id)
+        _event(order, kind, actor=actor, note=(note or "")[:500], data=data)
+    return order
+
+
+def order_invoiced_mark(*, actor, order_id: int, note: str = "", data: dict | None = None) -> Order:
+    """shipped -> invoiced: the order's invoices now cover its total (crm.finance, when it issues
+    the last one; ``data`` describes that invoice on the timeline). Finance or the system;
+    already invoiced or further: nothing changes."""
+    _finance_actor(actor, _("只有财务人员可以登记开票。"))
     note = _text(note, field_name="note", label=_("备注"), max_length=500)
     with transaction.atomic():
         order = _locked(actor, order_id)
         if order.status in (OrderStatus.INVOICED, OrderStatus.PAID, OrderStatus.CLOSED):
             return order
         return _move(order, OrderStatus.INVOICED, actor=actor, kind=EventKind.INVOICED, note=note,
-                     stamps=("invoiced_at",))
+                     stamps=("invoiced_at",), data=data)
 
 
-def order_paid_mark(*, actor, order_id: int, note: str = "") -> Order:
-    """invoiced -> paid (finance)."""
-    _require_active(actor)
-    _require(can_mark_paid(actor), _("只有财务人员可以登记回款。"))
+def order_invoiced_revert(*, actor, order_id: int, note: str = "", data: dict | None = None) -> Order:
+    """invoiced -> shipped: an invoice was voided (红冲) and the others no longer cover the
+    total, so the order waits for a new invoice. Finance or the system; already shipped:
+    nothing changes. A paid order cannot go back (its payments must be voided first)."""
+    _finance_actor(actor, _("只有财务人员可以红冲发票。"))
+    note = _text(note, field_name="note", label=_("备注"), max_length=500)
+    with transaction.atomic():
+        order = _locked(actor, order_id)
+        if order.status == OrderStatus.SHIPPED:
+            return order
+        order.invoiced_at = None
+        return _move(order, OrderStatus.SHIPPED, actor=actor, kind=EventKind.INVOICE_VOIDED, note=note,
+                     fields=("invoiced_at",), data=data)
+
+
+def order_paid_mark(*, actor, order_id: int, note: str = "", data: dict | None = None) -> Order:
+    """invoiced -> paid: every invoice of the fully invoiced order is paid (crm.finance, when it
+    records the payment that completes them; ``data`` describes that payment on the timeline).
+    Finance or the system; already paid or closed: nothing changes."""
+    _finance_actor(actor, _("只有财务人员可以登记回款。"))
     note = _text(note, field_name="note", label=_("备注"), max_length=500)
     with transaction.atomic():
         order = _locked(actor, order_id)
         if order.status in (OrderStatus.PAID, OrderStatus.CLOSED):
             return order
-        return _move(order, OrderStatus.PAID, actor=actor, kind=EventKind.PAID, note=note, stamps=("paid_at",))
+        return _move(order, OrderStatus.PAID, actor=actor, kind=EventKind.PAID, note=note, stamps=("paid_at",),
+                     data=data)
+
+
+def order_paid_revert(*, actor, order_id: int, note: str = "", data: dict | None = None) -> Order:
+    """paid -> invoiced: a payment was voided (冲销), so something is owed again. Finance or the
+    system; already invoiced: nothing changes. A closed order cannot go back."""
+    _finance_actor(actor, _("只有财务人员可以冲销回款。"))
+    note = _text(note, field_name="note", label=_("备注"), max_length=500)
+    with transaction.atomic():
+        order = _locked(actor, order_id)
+        if order.status == OrderStatus.INVOICED:
+            return order
+        if order.status != OrderStatus.PAID:
+            raise _refused(order, OrderStatus.INVOICED)
+        order.paid_at = None
+        return _move(order, OrderStatus.INVOICED, actor=actor, kind=EventKind.PAYMENT_VOIDED, note=note,
+                     fields=("paid_at",), data=data)
 
 
 def order_close(*, actor, order_id: int, note: str = "") -> Order:

@@ -318,15 +318,13 @@ _ACTIONS = {
     "recall": lambda r, o: services.order_recall(actor=r.user, order_id=o.pk),
     "cancel": lambda r, o: services.order_cancel(actor=r.user, order_id=o.pk, reason=r.POST.get("reason", "")),
     "reserve_stock": lambda r, o: services.order_stock_reserve(actor=r.user, order_id=o.pk),
-    "mark_invoiced": lambda r, o: services.order_invoiced_mark(actor=r.user, order_id=o.pk,
-                                                               note=r.POST.get("note", "")),
-    "mark_paid": lambda r, o: services.order_paid_mark(actor=r.user, order_id=o.pk, note=r.POST.get("note", "")),
     "close": lambda r, o: services.order_close(actor=r.user, order_id=o.pk, note=r.POST.get("note", "")),
 }
 _DONE = {"submit": gettext_lazy("订单已提交。"), "recall": gettext_lazy("已撤回，订单回到草稿。"),
          "cancel": gettext_lazy("订单已取消。"), "reserve_stock": gettext_lazy("已重新尝试预留库存。"),
-         "mark_invoiced": gettext_lazy("已登记开票。"), "mark_paid": gettext_lazy("已登记回款。"),
          "close": gettext_lazy("订单已关闭。")}
+# Invoiced and paid are not buttons here: finance issues invoices and records payments
+# (crm.finance), which move the order.
 
 
 @login_required

@@ -27,6 +27,9 @@ class Permission(models.TextChoices):
     MANAGE_STOCK = "catalog.manage_stock", _("管理仓库与库存")
     MANAGE_APPROVAL_POLICIES = "approvals.manage_policies", _("管理审批流程")
     MANAGE_INTEGRATIONS = "integrations.manage", _("管理系统集成（Webhook 与 ERP 接口）")
+    MANAGE_ORDERS = "orders.manage", _("管理可见范围内的所有订单（修改、提交、取消他人的订单）")
+    CLOSE_ORDERS = "orders.close", _("关闭订单")
+    MANAGE_FINANCE = "finance.manage", _("开票、登记回款、设置客户信用额度")
 
 
 class SystemRole(models.TextChoices):
@@ -44,10 +47,12 @@ class SystemRole(models.TextChoices):
 SYSTEM_ROLE_DEFAULTS: dict[str, tuple[str, str, list[str]]] = {
     SystemRole.TENANT_ADMIN: ("Tenant admin", Scope.ALL, [p.value for p in Permission]),
     SystemRole.EXECUTIVE: ("Executive", Scope.ALL, [Permission.VIEW_AUDIT, Permission.VIEW_REPORTS]),
-    SystemRole.REGIONAL_MANAGER: ("Regional manager", Scope.REGION, [Permission.VIEW_REPORTS]),
+    SystemRole.REGIONAL_MANAGER: ("Regional manager", Scope.REGION, [Permission.VIEW_REPORTS, Permission.MANAGE_ORDERS]),
     SystemRole.SALESPERSON: ("Salesperson", Scope.OWN, []),
-    SystemRole.BUSINESS_SECRETARY: ("Business secretary", Scope.ALL, [Permission.MANAGE_CATALOG]),
-    SystemRole.FINANCE: ("Finance", Scope.ALL, [Permission.VIEW_REPORTS]),
+    SystemRole.BUSINESS_SECRETARY: ("Business secretary", Scope.ALL, [Permission.MANAGE_CATALOG, Permission.MANAGE_ORDERS,
+                                                                       Permission.CLOSE_ORDERS]),
+    SystemRole.FINANCE: ("Finance", Scope.ALL, [Permission.VIEW_REPORTS, Permission.MANAGE_FINANCE,
+                                                Permission.CLOSE_ORDERS]),
     SystemRole.WAREHOUSE: ("Warehouse", Scope.ALL, [Permission.MANAGE_STOCK]),
     SystemRole.SERVICE: ("Service", Scope.DEPARTMENT, []),
 }

@@ -172,6 +172,36 @@ def pipeline_board(*, qs: QuerySet[Opportunity], pipeline: Pipeline, per_stage: 
     return list(columns.values())
 
 
+def pipeline_open_by_stage(*, actor, pipeline: Pipeline, currency: str = DEFAULT_CURRENCY) -> list[BoardColumn]:
+    """The open opportunities the actor may see on ``pipeline`` in ``currency``, per open
+    stage in the pipeline's order: count, amount and weighted amount (amount × probability /
+    100, summed exactly and rounded half up once per stage); no cards. An open stage the
+    pipeline no longer has comes last under its key. One grouped query (the sales dashboard,
+    crm.analytics), served by the partial index opp_forecast_open."""
+    columns = {s.key: BoardColumn(stage=s) for s in pipeline.open_stages}
+    rows = (Opportunity.objects.visible_to(actor)
+            .filter(status=OpportunityStatus.OPEN, pipeline=pipeline.key, currency=currency)
+            .order_by().values("stage")
+            .annotate(n=Count("id"), total=Sum("amount"),
+                      weighted=Sum(F("amount") * F("probability"), output_field=DecimalField())))
+    for row in rows:
+        column = columns.get(row["stage"])
+        if column is None:
+            column = columns[row["stage"]] = BoardColumn(stage=Stage(
+                key=row["stage"], name_zh=row["stage"], name_en=row["stage"], probability=0,
+                kind=OpportunityStatus.OPEN))
+        column.count = row["n"]
+        column.amount = row["total"] or Decimal("0.00")
+        column.weighted = money((row["weighted"] or 0) / Decimal(100))
+    return list(columns.values())
+
+
+def opportunities_changed_at() -> datetime.datetime | None:
+    """When any opportunity of the tenant last changed (the newest ``updated_at``, read from the
+    opp_updated index): pollers compare it to know whether a pipeline view is stale."""
+    return Opportunity.objects.order_by("-updated_at", "-id").values_list("updated_at", flat=True).first()
+
+
 # -- quotes -------------------------------------------------------------------------------------------------
 def quote_list_visible_to(*, actor) -> QuerySet[Quote]:
     return Quote.objects.visible_to(actor).select_related("customer", "owner", "opportunity")

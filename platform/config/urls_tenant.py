@@ -13,6 +13,8 @@ api_v1 = [
     path("", include("crm.approvals.api.urls")),
     path("", include("crm.sales.api.urls")),
     path("", include("crm.orders.api.urls")),
+    path("", include("crm.finance.api.urls")),
+    path("", include("crm.analytics.api.urls")),
     path("", include("crm.integrations.api.urls")),
 ]
 
@@ -26,6 +28,8 @@ urlpatterns = [
     path("approvals/", include("crm.approvals.urls")),
     path("sales/", include("crm.sales.urls")),
     path("orders/", include("crm.orders.urls")),
+    path("finance/", include("crm.finance.urls")),
+    path("analytics/", include("crm.analytics.urls")),
     path("integrations/", include("crm.integrations.urls")),
     path("i18n/setlang/", language_set, name="set-language"),
     path("api/v1/", include(api_v1)),

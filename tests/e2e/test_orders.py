@@ -1,8 +1,9 @@
-"""An order from entry to approval in a real browser, by three people: a salesperson enters it
-with the keyboard (customer picker, product search as you type, Enter for the next line, the
-totals computed by the server as they type) and submits it; the business secretary approves
-it; finance approves the re-check that a big order needs. The order page then shows the
-whole chain on its timeline."""
+"""An order from entry to paid in a real browser: a salesperson enters it with the keyboard
+(customer picker, product search as you type, Enter for the next line, the totals computed by
+the server as they type) and submits it; the business secretary approves it; finance approves
+the re-check that a big order needs; the warehouse ships it; finance issues the invoice from
+the order's page and records the customer's payment on the invoice. The order page then shows
+the whole chain on its timeline and the order as paid (已回款)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ expect = playwright.expect
 
 pytestmark = pytest.mark.e2e
 
-STAFF = ("sales", "secretary", "finance")
+STAFF = ("sales", "secretary", "finance", "warehouse")
 
 
 def sign_in(page, email: str, password: str = PASSWORD) -> None:
@@ -51,9 +52,28 @@ def _marks():
     people = {key: User.objects.filter(email=f"{key}@alpha.example.com").values("pk", "last_login", "language",
                                                                                 "version").get()
               for key in STAFF}
-    return {"marks": marks, "people": people,
+    from crm.finance.models import FinanceCounter, Invoice, Payment
+
+    marks.update({"invoice": Invoice.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
+                  "payment": Payment.objects.order_by("-pk").values_list("pk", flat=True).first() or 0})
+    return {"marks": marks, "people": people, "counters": list(FinanceCounter.objects.values("kind", "year", "last")),
+            "facts": _facts_snapshot(),
             "settings": CatalogSettings.objects.filter(id=1).values("allow_backorders", "default_warehouse_id").first(),
             "policy": ApprovalPolicy.objects.filter(doc_type="order").exists()}
+
+
+def _fact_models() -> list:
+    """The sales dashboard's fact tables (crm.analytics), which approvals, shipments and
+    payments add to as they happen."""
+    from django.apps import apps
+
+    if not apps.is_installed("crm.analytics"):
+        return []
+    return [apps.get_model("analytics", name) for name in ("DailySalesFact", "MonthlySalesFact")]
+
+
+def _facts_snapshot() -> dict:
+    return {model._meta.label: list(model.objects.values()) for model in _fact_models()}
 
 
 def _restore(state) -> None:
@@ -61,10 +81,18 @@ def _restore(state) -> None:
     from crm.approvals.models import ApprovalPolicy, ApprovalRequest
     from crm.catalog.models import CatalogSettings, Product, StockLevel, StockMovement, Warehouse
     from crm.customers.models import Customer
+    from crm.finance.models import FinanceCounter, Invoice, Payment
     from crm.orders.models import IdempotencyRecord, Order, Shipment
     from crm.org.models import User
 
     marks = state["marks"]
+    Payment.objects.filter(pk__gt=marks["payment"]).delete()
+    Invoice.objects.filter(pk__gt=marks["invoice"]).delete()
+    FinanceCounter.objects.all().delete()
+    FinanceCounter.objects.bulk_create([FinanceCounter(**row) for row in state["counters"]])
+    for model in _fact_models():
+        model.objects.all().delete()
+        model.objects.bulk_create([model(**row) for row in state["facts"].get(model._meta.label, [])])
     ApprovalRequest.objects.filter(pk__gt=marks["approval"], doc_type="order").delete()
     Shipment.objects.filter(order__pk__gt=marks["order"]).delete()
     Order.objects.filter(pk__gt=marks["order"]).delete()
@@ -114,8 +142,8 @@ def order_world(alpha_restored, in_alpha):
         in_alpha(_restore, state)
 
 
-def test_enter_submit_and_approve_an_order_as_three_people(e2e_server, new_context, alpha_restored, order_world,
-                                                           in_alpha, screenshot_dir):
+def test_an_order_from_entry_to_paid_through_the_web(e2e_server, new_context, alpha_restored, order_world,
+                                                     in_alpha, screenshot_dir):
     world = order_world
     url = lambda path: e2e_server.url(alpha_restored, path)  # noqa: E731
 
@@ -202,3 +230,61 @@ def test_enter_submit_and_approve_an_order_as_three_people(e2e_server, new_conte
         return order.status, order.total, order.submitted_by.email, order.stock_state
 
     assert in_alpha(check) == ("approved", Decimal("114717.60"), "sales@alpha.example.com", "reserved")
+
+    # -- the warehouse ships everything ---------------------------------------------------------------
+    keeper = new_context().new_page()
+    broken = watch_for_breakage(keeper)
+    keeper.goto(url("/login/?next=/"))
+    sign_in(keeper, "warehouse@alpha.example.com")
+    keeper.goto(order_url)
+    keeper.get_by_test_id("action-ship").click()
+    expect(keeper.get_by_test_id("ship-qty")).to_have_count(2)  # both lines, their quantities filled in
+    keeper.get_by_test_id("ship-tracking").fill("SF1234567890")
+    keeper.get_by_test_id("ship-submit").click()
+    expect(keeper.get_by_test_id("order-status")).to_have_text("已发货")
+    assert not broken, broken
+
+    # -- finance issues the invoice from the order's page and records the payment -------------------------
+    broken = watch_for_breakage(finance)
+    finance.goto(order_url)
+    finance.get_by_test_id("action-invoice").click()
+    expect(finance.get_by_test_id("remaining")).to_have_text("114,717.60")
+    expect(finance.get_by_test_id("invoice-total-input")).to_have_value("114717.60")  # all that is left
+    finance.get_by_test_id("invoice-tax-number").fill(f"4403{world['run'][:4].encode().hex()[:4]}")
+    finance.get_by_test_id("invoice-submit").click()
+    expect(finance.get_by_test_id("invoice-status")).to_have_text("未收款")
+    invoice_number = finance.get_by_test_id("invoice-number").inner_text().replace("发票", "").strip()
+    expect(finance.get_by_test_id("payment-amount")).to_have_value("114717.60")
+    finance.get_by_test_id("payment-amount").fill("14717.60")  # a first part
+    finance.get_by_test_id("payment-submit").click()
+    expect(finance.get_by_test_id("invoice-status")).to_have_text("部分收款")
+    expect(finance.get_by_test_id("invoice-outstanding")).to_have_text("100,000.00")
+    finance.get_by_test_id("payment-submit").click()  # the rest, as the form suggests
+    expect(finance.get_by_test_id("invoice-status")).to_have_text("已收款")
+    expect(finance.get_by_test_id("payment-row")).to_have_count(2)
+    finance.get_by_test_id("invoice-order").click()
+    expect(finance.get_by_test_id("order-status")).to_have_text("已回款")
+    expect(finance.get_by_test_id("order-outstanding")).to_have_text("0.00")
+    timeline = finance.get_by_test_id("order-timeline")
+    expect(timeline).to_contain_text("开票")
+    expect(timeline).to_contain_text(invoice_number)
+    expect(timeline.locator('[data-kind="paid"]')).to_have_count(2)
+    finance.screenshot(path=screenshot_dir / "qiao-order-paid.png", full_page=True)
+    assert not broken, broken
+
+    # -- the salesperson sees it paid ---------------------------------------------------------------------------
+    page.goto(order_url)
+    expect(page.get_by_test_id("order-status")).to_have_text("已回款")
+    expect(page.get_by_test_id("order-invoices")).to_contain_text(invoice_number)
+
+    def paid():
+        from crm.finance.models import Invoice, Payment
+        from crm.orders.models import Order
+
+        order = Order.objects.get(number=number)
+        invoice = Invoice.objects.get(order=order)
+        return (order.status, invoice.number, invoice.status, invoice.created_by.email,
+                sorted(str(p.amount) for p in Payment.objects.filter(invoice=invoice)))
+
+    assert in_alpha(paid) == ("paid", invoice_number, "paid", "finance@alpha.example.com",
+                              ["100000.00", "14717.60"])

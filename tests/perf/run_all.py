@@ -5,7 +5,8 @@
 
 Settings: config.settings.dev (set here). Each benchmark is also a script of its own
 (bench_provisioning.py, bench_migrate.py, bench_requests.py, bench_import.py, bench_customers.py,
-bench_approvals.py, bench_orders.py, with --help) and removes the
+bench_approvals.py, bench_orders.py, bench_order_flow.py, bench_finance.py, bench_dashboard.py, with
+--help) and removes the
 tenants and schemas it created. The defaults take about a minute and a half on 2 cores; --quick
 runs smaller sizes as a smoke test. The exit status is 1 if a benchmark failed to run, and
 also if a target was missed when --strict is given.
@@ -32,6 +33,9 @@ QUICK = {
                   "--drop"],
     "approvals": ["--requests", "2000", "--repeat", "15", "--decisions", "40", "--drop"],
     "orders": ["--orders", "2000", "--repeat", "15", "--submits", "20", "--drop"],
+    "flow": ["--orders", "2000", "--flows", "40", "--warmup", "8", "--clients", "4", "--drop"],
+    "finance": ["--orders", "2000", "--repeat", "15", "--drop"],
+    "dashboard": ["--orders", "2000", "--repeat", "15", "--drop"],
 }
 # Benchmarks whose full size takes minutes: a smaller default here (the figure is projected
 # to the full size); run the script itself for the full size (bench_import.py --rows 100000).
@@ -43,23 +47,33 @@ DEFAULT = {
     "approvals": ["--requests", "20000", "--drop"],
     # full size: bench_orders.py --orders 1000000
     "orders": ["--orders", "20000", "--drop"],
+    # the whole flow over HTTP (gunicorn + a Celery worker); full size: --orders 1000000 --flows 300
+    "flow": ["--orders", "20000", "--flows", "150", "--drop"],
+    # full size: bench_finance.py --orders 1000000
+    "finance": ["--orders", "20000", "--drop"],
+    # full size: bench_dashboard.py --orders 1000000
+    "dashboard": ["--orders", "50000", "--drop"],
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
-    parser.add_argument("--only", default="provisioning,migrate,requests,import,customers,approvals,orders",
+    parser.add_argument("--only", default="provisioning,migrate,requests,import,customers,approvals,orders,"
+                                          "flow,finance,dashboard",
                         help="comma-separated: provisioning, migrate, requests, import, customers, approvals, "
-                             "orders")
+                             "orders, flow, finance, dashboard")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is not met")
     args = parser.parse_args(argv)
 
     bl.django_setup()  # DJANGO_SETTINGS_MODULE=config.settings.dev, django.setup()
     import bench_approvals
     import bench_customers
+    import bench_dashboard
+    import bench_finance
     import bench_import
     import bench_migrate
+    import bench_order_flow
     import bench_orders
     import bench_provisioning
     import bench_requests
@@ -67,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     benches = {"provisioning": bench_provisioning.main, "migrate": bench_migrate.main,
                "requests": bench_requests.main, "import": bench_import.main,
                "customers": bench_customers.main, "approvals": bench_approvals.main,
-               "orders": bench_orders.main}
+               "orders": bench_orders.main, "flow": bench_order_flow.main, "finance": bench_finance.main,
+               "dashboard": bench_dashboard.main}
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in benches]
     if unknown:

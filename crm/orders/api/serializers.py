@@ -220,7 +220,7 @@ class OrderDetailSerializer(OrderListSerializer):
     approval = ApprovalRefSerializer(allow_null=True, help_text="the pending approval request, if any")
     actions = serializers.ListField(child=serializers.CharField(),
                                     help_text="what the viewer may do now: edit, submit, recall, cancel, ship, "
-                                              "reserve_stock, approve, attach, mark_invoiced, mark_paid, close")
+                                              "reserve_stock, approve, attach, issue_invoice, close")
 
 
 class CreditSerializer(serializers.Serializer):

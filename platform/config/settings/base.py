@@ -56,6 +56,8 @@ TENANT_APPS = [
     "crm.approvals",
     "crm.sales",
     "crm.orders",
+    "crm.analytics",
+    "crm.finance",
     "crm.integrations",
 ]
 

@@ -1,5 +1,7 @@
 """Celery on Redis; tenant-aware through tenant-schemas-celery."""
 
+from celery.schedules import crontab
+
 from .cache import REDIS_URL
 from .env import env
 
@@ -37,10 +39,22 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "args": ("integrations.sweep",),
     },
+    "finance-overdue-reminders": {
+        "task": "tenants.fan_out",
+        "schedule": 3600.0,  # each overdue invoice at most once per the tenant's interval (default 7 days)
+        "args": ("finance.overdue_reminders",),
+    },
     "orders-idempotency-purge": {
         "task": "tenants.fan_out",
         "schedule": 86400.0,
         "args": ("orders.idempotency_purge",),
+    },
+    # The dashboard's facts of the last 40 days recomputed from the orders and payments every
+    # night (drift repair; the facts are recorded as things happen).
+    "analytics-facts-repair": {
+        "task": "tenants.fan_out",
+        "schedule": crontab(hour=3, minute=17),
+        "args": ("analytics.facts_rebuild", None, 40),
     },
     "tenants-usage-report": {
         "task": "tenants.fan_out",

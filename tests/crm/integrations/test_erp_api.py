@@ -229,14 +229,16 @@ def test_more_than_500_rows_are_refused(make_client, erp_api):
 # -- shipments and payments --------------------------------------------------------------------------------------
 @pytest.fixture
 def no_shipment_handler():
-    """As before the orders app registers its handler."""
+    """As before the orders and finance apps register their handlers (shipments, payments)."""
     from crm.integrations.inbound import inbound_handler_get
 
-    installed = inbound_handler_get(InboundKind.SHIPMENT)
-    unregister_inbound_handler(InboundKind.SHIPMENT)
+    installed = {kind: inbound_handler_get(kind) for kind in (InboundKind.SHIPMENT, InboundKind.PAYMENT)}
+    for kind in installed:
+        unregister_inbound_handler(kind)
     yield
-    if installed is not None:
-        register_inbound_handler(InboundKind.SHIPMENT, installed)
+    for kind, handler in installed.items():
+        if handler is not None:
+            register_inbound_handler(kind, handler)
 
 
 def test_kinds_without_a_handler_answer_501_and_store_nothing(tenant_a, in_tenant, make_client, erp_api,
