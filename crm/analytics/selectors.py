@@ -19,10 +19,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
 from crm.inputs import clean_currency
+from crm.inputs import param_date as _date_param
 from crm.org.selectors import region_tree, staff_list
 from crm.sales.pipeline import Pipeline, pipeline_get, pipelines
 from crm.sales.selectors import BoardColumn, opportunities_changed_at, pipeline_open_by_stage
@@ -89,19 +89,6 @@ def period_range(period: str, today: datetime.date) -> tuple[datetime.date, date
     if period == Period.LAST_12_MONTHS:
         return _add_months(_month_start(today), -11), _month_end(today)
     raise ValueError(period)
-
-
-def _date_param(params, name: str) -> datetime.date | None:
-    raw = str(params.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        day = parse_date(raw)
-    except ValueError:
-        day = None
-    if day is None:
-        raise ValidationError({name: _("%(name)s 应为日期，格式 YYYY-MM-DD。") % {"name": name}})
-    return day
 
 
 def _choice(params, name: str, choices, default: str) -> str:

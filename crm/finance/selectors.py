@@ -29,10 +29,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
 from crm.inputs import clean_currency
+from crm.inputs import param_date as _date_param
+from crm.inputs import param_int as _int_param
 from crm.org.selectors import region_subtree_ids
 
 from .enums import (
@@ -54,28 +55,6 @@ _MONEY = DecimalField(max_digits=16, decimal_places=2)
 
 
 # -- parameters ---------------------------------------------------------------------------------
-def _int_param(params, name: str) -> int | None:
-    raw = str(params.get(name) or "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise ValidationError({name: _("%(name)s 必须是整数编号。") % {"name": name}})
-    return int(raw)
-
-
-def _date_param(params, name: str) -> datetime.date | None:
-    raw = str(params.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        day = parse_date(raw)
-    except ValueError:
-        day = None
-    if day is None:
-        raise ValidationError({name: _("%(name)s 应为日期，格式 YYYY-MM-DD。") % {"name": name}})
-    return day
-
-
 def _flag(params, name: str) -> bool:
     return str(params.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -37,7 +37,7 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
 from crm.audit.services import audit_diff, audit_record, audit_snapshot
-from crm.inputs import clean_currency, clean_text
+from crm.inputs import clean_currency, clean_decimal, clean_text
 from crm.integrations.enums import WebhookEventType
 from crm.integrations.services import webhook_emit, webhook_is_subscribed
 from crm.orders.enums import EventKind, OrderStatus
@@ -121,27 +121,8 @@ def _require(allowed: bool, message: str) -> None:
 
 
 def _money(value, *, field: str, label: str, positive: bool = True) -> Decimal:
-    """A Decimal with at most 2 decimals, > 0 (``positive``) or >= 0, at most MAX_MONEY."""
-    def bad(message):
-        return ValidationError({field: message})
-
-    if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
-        raise bad(_("请填写%(label)s。") % {"label": label})
-    try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value).strip().replace(",", ""))
-    except (InvalidOperation, ValueError, TypeError):
-        raise bad(_("%(label)s必须是数字。") % {"label": label}) from None
-    if not number.is_finite():
-        raise bad(_("%(label)s必须是数字。") % {"label": label})
-    if positive and number <= 0:
-        raise bad(_("%(label)s必须大于 0。") % {"label": label})
-    if number < 0:
-        raise bad(_("%(label)s不能为负数。") % {"label": label})
-    if number != number.quantize(CENT):
-        raise bad(_("%(label)s最多保留 2 位小数。") % {"label": label})
-    if number > MAX_MONEY:
-        raise bad(_("%(label)s不能大于 %(max)s。") % {"label": label, "max": MAX_MONEY})
-    return number.quantize(CENT)
+    """An amount with at most 2 decimals, > 0 (``positive``) or >= 0, at most MAX_MONEY."""
+    return clean_decimal(value, field=field, label=label, places=2, maximum=MAX_MONEY, positive=positive)
 
 
 def _day(value, *, field: str, label: str) -> datetime.date:

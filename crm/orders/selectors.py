@@ -12,11 +12,12 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet, Sum
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
 from crm.approvals.enums import AssignmentStatus, StepStatus
 from crm.approvals.selectors import approval_history_for_document, approval_request_pending_for
+from crm.inputs import param_date as _date_param
+from crm.inputs import param_int as _int_param
 from crm.org.selectors import region_subtree_ids
 
 from .enums import OPEN_RECEIVABLE_STATUSES, ORDER_SORT_DEFAULT, ORDER_SORTS, EventKind, OrderStatus
@@ -49,28 +50,6 @@ def order_get_for_actor(*, actor, order_id) -> Order:
 
 def unscoped_order_get(*, order_id) -> Order:
     return Order.objects.get(pk=order_id)
-
-
-def _int_param(params, name: str) -> int | None:
-    raw = (params.get(name) or "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise ValidationError({name: _("%(name)s 必须是整数编号。") % {"name": name}})
-    return int(raw)
-
-
-def _date_param(params, name: str) -> datetime.date | None:
-    raw = (params.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        day = parse_date(raw)
-    except ValueError:
-        day = None
-    if day is None:
-        raise ValidationError({name: _("%(name)s 应为日期，格式 YYYY-MM-DD。") % {"name": name}})
-    return day
 
 
 def _day_start(day: datetime.date) -> datetime.datetime:

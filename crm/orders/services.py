@@ -39,7 +39,7 @@ import datetime
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -63,7 +63,7 @@ from crm.catalog.selectors import (
 )
 from crm.catalog.services import stock_release, stock_reserve, stock_ship
 from crm.customers.selectors import customer_get_for_actor
-from crm.inputs import clean_currency, clean_text
+from crm.inputs import clean_currency, clean_text, parse_decimal
 from crm.integrations.enums import WebhookEventType
 from crm.integrations.services import webhook_emit, webhook_is_subscribed
 from crm.org.selectors import staff_in_scope_of
@@ -169,26 +169,10 @@ def _require(allowed: bool, message: str) -> None:
 # -- input checks ------------------------------------------------------------------------------------
 def _number(value, *, label: str, places: int, maximum: Decimal, positive: bool = False,
             at_most: Decimal | None = None) -> Decimal:
-    """A Decimal with at most ``places`` decimals, > 0 (``positive``) or >= 0. Raises
-    ValueError with the message (the caller adds the field or the line)."""
-    if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
-        raise ValueError(_("请填写%(label)s。") % {"label": label})
-    try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value).strip().replace(",", ""))
-    except (InvalidOperation, ValueError, TypeError):
-        raise ValueError(_("%(label)s必须是数字。") % {"label": label}) from None
-    if not number.is_finite():
-        raise ValueError(_("%(label)s必须是数字。") % {"label": label})
-    if positive and number <= 0:
-        raise ValueError(_("%(label)s必须大于 0。") % {"label": label})
-    if number < 0:
-        raise ValueError(_("%(label)s不能为负数。") % {"label": label})
-    if number != number.quantize(Decimal(1).scaleb(-places)):
-        raise ValueError(_("%(label)s最多保留 %(places)s 位小数。") % {"label": label, "places": places})
-    limit = at_most if at_most is not None else maximum
-    if number > limit:
-        raise ValueError(_("%(label)s不能大于 %(max)s。") % {"label": label, "max": limit})
-    return number.quantize(Decimal(1).scaleb(-places))
+    """crm.inputs.parse_decimal (ValueError with the message; the caller adds the field or
+    the line), with ``at_most`` as a tighter maximum."""
+    return parse_decimal(value, label=label, places=places, maximum=at_most if at_most is not None else maximum,
+                         positive=positive)
 
 
 def _field_number(value, *, field_name: str, **kwargs) -> Decimal:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import connection, transaction
@@ -32,7 +32,7 @@ from crm.audit.services import audit_diff, audit_record, audit_snapshot
 from crm.catalog.selectors import price_for, product_list_visible_to
 from crm.customers.selectors import contact_get_for_actor, customer_get_for_actor
 from crm.customers.services import customer_touch
-from crm.inputs import clean_currency, clean_text
+from crm.inputs import clean_currency, clean_decimal, clean_text
 from crm.org.selectors import staff_in_scope_of
 from crm.org.services import StaleVersion
 
@@ -90,25 +90,8 @@ class TransitionRefused(ValidationError):
 # -- input checks -------------------------------------------------------------------------------------
 def _decimal(value, *, field: str, label: str, places: int, maximum: Decimal, positive: bool = False,
              prefix: str = "") -> Decimal:
-    """A Decimal with at most ``places`` decimals, > 0 (``positive``) or >= 0, at most ``maximum``."""
-    def error(message: str) -> ValidationError:
-        return ValidationError({field: prefix + message})
-
-    try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError, TypeError):
-        raise error(_("%(label)s必须是数字。") % {"label": label}) from None
-    if not number.is_finite():
-        raise error(_("%(label)s必须是数字。") % {"label": label})
-    if positive and number <= 0:
-        raise error(_("%(label)s必须大于 0。") % {"label": label})
-    if number < 0:
-        raise error(_("%(label)s不能为负数。") % {"label": label})
-    if number != number.quantize(Decimal(1).scaleb(-places)):
-        raise error(_("%(label)s最多保留 %(places)s 位小数。") % {"label": label, "places": places})
-    if number > maximum:
-        raise error(_("%(label)s超出允许的最大值 %(max)s。") % {"label": label, "max": maximum})
-    return number.quantize(Decimal(1).scaleb(-places))
+    return clean_decimal(value, field=field, label=label, places=places, maximum=maximum, positive=positive,
+                         prefix=prefix)
 
 
 def _text(value, *, field: str, label: str, max_length: int, required: bool = False) -> str:

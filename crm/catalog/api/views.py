@@ -23,6 +23,7 @@ from crm.catalog import selectors, services
 from crm.catalog.enums import DEFAULT_PRODUCT_SORT, PRODUCT_SORTS, MovementKind
 from crm.catalog.permissions import can_manage_catalog, can_manage_stock
 from crm.org.api.base import StaffApiView
+from crm.org.api.base import validated as _valid
 
 from .serializers import (
     CatalogSettingsSerializer,
@@ -69,11 +70,6 @@ def _need_stock_manager(request) -> None:
     if not can_manage_stock(request.user):
         raise PermissionDenied(_("你没有管理仓库与库存的权限。"))
 
-
-def _valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _flag(request, name: str, default: str = "") -> str:

@@ -37,6 +37,7 @@ from crm.finance.enums import (
 )
 from crm.orders.idempotency import IDEMPOTENCY_HEADER, idempotent
 from crm.org.api.base import StaffApiView
+from crm.org.api.base import validated as _valid
 
 from .serializers import (
     AgingReportSerializer,
@@ -79,11 +80,6 @@ def finance_errors(func):
             raise Http404 from None
     return wrapper
 
-
-def _valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def invoice_response(request, invoice_id, *, code=status.HTTP_200_OK) -> Response:

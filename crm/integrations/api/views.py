@@ -38,6 +38,7 @@ from crm.integrations.models import ErpClient
 from crm.integrations.permissions import can_manage_integrations
 from crm.integrations.stock import erp_stock_levels_receive
 from crm.org.api.base import StaffApiView
+from crm.org.api.base import validated as _valid
 from crm.org.middleware import resolve_language
 
 from .authentication import ErpTokenAuthentication
@@ -75,11 +76,6 @@ def not_found_on_missing(func):
             raise Http404 from None
     return wrapper
 
-
-def _valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _limit(request) -> int:

@@ -33,6 +33,7 @@ from crm.orders import selectors, services
 from crm.orders.enums import ORDER_SORTS, OrderStatus
 from crm.orders.idempotency import IDEMPOTENCY_HEADER, idempotent
 from crm.org.api.base import StaffApiView
+from crm.org.api.base import validated as _valid
 from crm.sales.services import TransitionRefused as QuoteTransitionRefused
 
 from .serializers import (
@@ -83,11 +84,6 @@ def order_errors(func):
             raise Http404 from None
     return wrapper
 
-
-def _valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _lines_of(values: dict) -> None:

@@ -38,3 +38,10 @@ class StaffApiView(APIView):
             return body_version
         raw = (request.headers.get("If-Match") or "").strip('"W/ ')
         return int(raw) if raw.isdigit() else None
+
+
+def validated(serializer_class, data, **kwargs) -> dict:
+    """The input checked by ``serializer_class`` (a 400 naming the fields otherwise), as a dict."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

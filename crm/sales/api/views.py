@@ -16,6 +16,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from crm.org.api.base import StaffApiView
+from crm.org.api.base import validated as _valid
 from crm.sales import selectors, services
 from crm.sales.enums import (
     OPPORTUNITY_SORTS,
@@ -67,11 +68,6 @@ def sales_errors(func):
             raise Http404 from None
     return wrapper
 
-
-def _valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _given(request, values: dict) -> dict:
