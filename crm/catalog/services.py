@@ -765,8 +765,20 @@ def _movement(level: StockLevel, *, kind: str, quantity: Decimal, on_hand_delta:
 
 
 def _save(levels: Iterable[StockLevel], movements: list[StockMovement]) -> list[StockMovement]:
-    for level in levels:
-        level.save(update_fields=["on_hand", "reserved", "updated_at"])
+    """The (locked) levels' new figures in one UPDATE, then the ledger rows in one INSERT."""
+    levels = list(levels)
+    if len(levels) == 1:
+        levels[0].save(update_fields=["on_hand", "reserved", "updated_at"])
+    elif levels:
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {StockLevel._meta.db_table} AS s SET on_hand = v.on_hand, reserved = v.reserved, "
+                "updated_at = %s FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS v(id, on_hand, reserved) "
+                "WHERE s.id = v.id", [now, [lv.pk for lv in levels], [lv.on_hand for lv in levels],
+                                      [lv.reserved for lv in levels]])
+        for level in levels:
+            level.updated_at = now
     return StockMovement.objects.bulk_create(movements)
 
 
