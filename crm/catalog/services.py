@@ -723,13 +723,15 @@ def _lock_levels(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Stock
     keys = sorted(set(keys))
     if not keys:
         return {}
-    existing = set(StockLevel.objects.filter(_keys_q(keys)).values_list("warehouse_id", "product_id"))
-    missing = [k for k in keys if k not in existing]
-    if missing:  # in key order, so two first receipts of the same pairs wait rather than deadlock
+    levels = {(level.warehouse_id, level.product_id): level
+              for level in StockLevel.objects.select_for_update().filter(_keys_q(keys)).order_by("id")}
+    missing = [k for k in keys if k not in levels]
+    if missing:  # the first movement of a pair: created in key order (a concurrent creator waits), then locked
         StockLevel.objects.bulk_create([StockLevel(warehouse_id=w, product_id=p) for w, p in missing],
                                        ignore_conflicts=True)
-    levels = StockLevel.objects.select_for_update().filter(_keys_q(keys)).order_by("id")
-    return {(level.warehouse_id, level.product_id): level for level in levels}
+        levels.update({(level.warehouse_id, level.product_id): level
+                       for level in StockLevel.objects.select_for_update().filter(_keys_q(missing)).order_by("id")})
+    return levels
 
 
 def _lock_reference(reference_type: str, reference_id: str) -> None:
@@ -990,8 +992,11 @@ def stock_reserve(*, actor, reference_type: str, reference_id, lines: Sequence[L
                                actor=actor, reference=reference, note=note)
                      for key, (_product, qty) in sorted(wanted.items())]
         saved = _save([levels[k] for k in sorted(wanted)], movements)
-        return StockResult(True, saved, stock_held_by_reference(reference_type=reference[0],
-                                                                reference_id=reference[1]))
+        if last is None:  # the document's first reservation: it holds exactly what was just reserved
+            held = {(m.warehouse_id, m.product_id): m.reserved_delta for m in saved if m.reserved_delta}
+        else:
+            held = stock_held_by_reference(reference_type=reference[0], reference_id=reference[1])
+        return StockResult(True, saved, held)
 
 
 def stock_release(*, actor, reference_type: str, reference_id, note: str = "") -> StockResult:
