@@ -978,7 +978,8 @@ def stock_reserve(*, actor, reference_type: str, reference_id, lines: Sequence[L
         if last == MovementKind.RESERVATION:
             return StockResult(False, [], stock_held_by_reference(reference_type=reference[0],
                                                                   reference_id=reference[1]))
-        settings_row = catalog_settings_get()
+        # the tenant's catalog settings are read only when needed: a line without a warehouse, or short
+        settings_row = catalog_settings_get() if any(line.warehouse_id is None for line in clean) else None
         wanted = _merge([((line.warehouse_id or _default_warehouse_id(settings_row, line.product), line.product.pk),
                           line.product, line.quantity) for line in clean])
         levels = _lock_levels(wanted)
@@ -986,7 +987,7 @@ def stock_reserve(*, actor, reference_type: str, reference_id, lines: Sequence[L
             _shortage(product, key[0], levels[key].available, qty)
             for key, (product, qty) in wanted.items() if qty > levels[key].available
         ]
-        if shortages and not settings_row.allow_backorders:
+        if shortages and not (settings_row or catalog_settings_get()).allow_backorders:
             raise ValidationError({"lines": shortages})
         movements = [_movement(levels[key], kind=MovementKind.RESERVATION, quantity=qty, reserved_delta=qty,
                                actor=actor, reference=reference, note=note)
