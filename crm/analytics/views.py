@@ -20,15 +20,10 @@ from django.views.decorators.http import require_GET
 
 from crm.customers.exports import escape_cell
 from crm.org.enums import Scope
+from crm.org.web import validation_messages as _messages_of
 
 from . import charts, selectors
 from .enums import POLL_SECONDS, Breakdown, FactKind, Period
-
-
-def _messages_of(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [str(m) for errors in exc.message_dict.values() for m in errors]
-    return [str(m) for m in exc.messages]
 
 
 def _read(request):

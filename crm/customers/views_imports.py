@@ -13,16 +13,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from crm.org.web import validation_messages as _messages_of
+
 from . import imports, selectors
 from .models import ImportJob
 
 ENCODING_CHOICES = (("auto", gettext_lazy("自动识别")), ("utf-8", "UTF-8"), ("gbk", "GBK / GB18030"))
 
-
-def _messages_of(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [str(m) for errors in exc.message_dict.values() for m in errors]
-    return [str(m) for m in exc.messages]
 
 
 def _job_or_404(request, job_id) -> ImportJob:

@@ -20,6 +20,8 @@ from django.views.decorators.http import require_POST
 
 from crm.orders.selectors import order_get_for_actor
 from crm.org.selectors import region_tree, staff_in_scope_of
+from crm.org.web import flash_failure as _fail
+from crm.org.web import validation_messages as _messages_of
 
 from . import selectors, services
 from .api.views import aging_export
@@ -47,18 +49,6 @@ PAYMENT_KEYS = ("customer", "owner", "invoice", "method", "source", "received_fr
 AGING_KEYS = ("as_of", "owner", "customer", "region", "currency")
 
 
-def _messages_of(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [str(m) for errors in exc.message_dict.values() for m in errors]
-    return [str(m) for m in exc.messages]
-
-
-def _fail(request, exc: Exception) -> None:
-    if isinstance(exc, ValidationError):
-        for message in _messages_of(exc):
-            messages.error(request, message)
-    else:
-        messages.error(request, str(exc) or _("你不能执行这个操作。"))
 
 
 def _flags(user) -> dict:

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from crm.audit.selectors import audit_trail_for
 from crm.org.services import StaleVersion
+from crm.org.web import validation_messages as _messages_of
 
 from . import conf, selectors, services
 from .enums import (
@@ -63,11 +64,6 @@ def _errors_into(form, exc: ValidationError) -> None:
         for message in exc.messages:
             form.add_error(None, message)
 
-
-def _messages_of(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [m for errors in exc.message_dict.values() for m in errors]
-    return list(exc.messages)
 
 
 def _once(response):

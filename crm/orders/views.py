@@ -22,6 +22,8 @@ from django.views.decorators.http import require_POST
 from crm.approvals.services import ApprovalConflict
 from crm.catalog.selectors import product_search_as_you_type, warehouse_list
 from crm.org.selectors import staff_in_scope_of
+from crm.org.web import flash_failure as _fail
+from crm.org.web import validation_messages as _messages_of
 
 from . import selectors, services
 from .enums import ORDER_SORTS, OrderStatus
@@ -39,18 +41,6 @@ def _order_or_404(request, order_id):
         raise Http404 from None
 
 
-def _messages_of(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [str(m) for errors in exc.message_dict.values() for m in errors]
-    return [str(m) for m in exc.messages]
-
-
-def _fail(request, exc: Exception) -> None:
-    if isinstance(exc, ValidationError):
-        for message in _messages_of(exc):
-            messages.error(request, message)
-    else:
-        messages.error(request, str(exc) or _("你不能执行这个操作。"))
 
 
 def _cursor_encode(order, sort: str) -> str:
