@@ -61,6 +61,9 @@ class StepMode(models.TextChoices):
 class ApproverKind(models.TextChoices):
     ROLE = "role", _("角色")
     USER = "user", _("指定人员")
+    # The document's owner, e.g. the channel manager who owns the partner of a partner order
+    # (never the submitter).
+    OWNER = "owner", _("单据负责人（如渠道经理）")
 
 
 class ScopeRestriction(models.TextChoices):

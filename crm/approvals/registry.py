@@ -45,6 +45,8 @@ class Facts:
     # submitting user's own department / region.
     department_id: int | None = None
     region_id: int | None = None
+    # The document's owner, who approves "owner" steps (a partner order: the partner's channel manager).
+    owner_id: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -72,8 +74,13 @@ class DocumentType:
     credit_control: bool = False
     # The default policy of this type when it should not be the business mode's (quotes: only
     # large discounts need a manager): steps as {"role", "name_zh", "name_en", "min_amount",
-    # "min_discount_pct", "scope"}; steps whose role the tenant lacks are left out.
-    default_steps: tuple[dict, ...] = ()
+    # "min_discount_pct", "scope"} (or {"approver_kind": "owner", "name_zh", "name_en"} for the
+    # document's owner); steps whose role the tenant lacks are left out.
+    # A callable returning them is read when the policy is seeded (e.g. a threshold of the mode).
+    default_steps: tuple[dict, ...] | Callable[[], tuple[dict, ...]] = ()
+
+    def default_steps_now(self) -> tuple[dict, ...]:
+        return self.default_steps() if callable(self.default_steps) else self.default_steps
 
 
 _REGISTRY: dict[str, DocumentType] = {}

@@ -60,18 +60,20 @@ def _ancestor_paths(node) -> list[str]:
 
 
 def approvers_resolve(*, approver_kind: str, role_code: str = "", scope: str = ScopeRestriction.NONE,
-                      user_id: int | None = None, submitter, department=None, region=None) -> list[int]:
+                      user_id: int | None = None, submitter, department=None, region=None,
+                      owner_id: int | None = None) -> list[int]:
     """The active staff who approve a step for this submitter, never the submitter.
 
     A role step restricted to the submitter's department (region) is approved by the role's
     holders whose department (region) subtree contains the submitter's: the submitter's own
     department or one above it."""
     User = get_user_model()
-    if approver_kind == ApproverKind.USER:
+    if approver_kind in (ApproverKind.USER, ApproverKind.OWNER):
+        user_id = owner_id if approver_kind == ApproverKind.OWNER else user_id
         if not user_id or user_id == submitter.pk:
             return []
-        return list(User.objects.filter(pk=user_id, is_active=True).values_list("pk", flat=True))
-    qs = User.objects.filter(is_active=True, roles__code=role_code).exclude(pk=submitter.pk)
+        return list(User.staff.filter(pk=user_id, is_active=True).values_list("pk", flat=True))
+    qs = User.staff.filter(is_active=True, roles__code=role_code).exclude(pk=submitter.pk)
     if scope == ScopeRestriction.SUBMITTER_DEPARTMENT:
         if department is None:
             return []

@@ -229,7 +229,7 @@ def _clean_steps(steps: Iterable[dict]) -> list[dict]:
             raise ValidationError({"steps": _("第 %(n)s 步：审批方式必须是 any（任一人）或 all（所有人）。") % {"n": n}})
         kind = raw.get("approver_kind") or ApproverKind.ROLE
         if kind not in ApproverKind.values:
-            raise ValidationError({"steps": _("第 %(n)s 步：审批人类型必须是 role 或 user。") % {"n": n}})
+            raise ValidationError({"steps": _("第 %(n)s 步：审批人类型必须是 role、user 或 owner。") % {"n": n}})
         scope = raw.get("scope") or ScopeRestriction.NONE
         if scope not in ScopeRestriction.values:
             raise ValidationError({"steps": _(
@@ -239,6 +239,8 @@ def _clean_steps(steps: Iterable[dict]) -> list[dict]:
             role_code = (raw.get("role_code") or raw.get("role") or "").strip()
             if role_code not in role_codes:
                 raise ValidationError({"steps": _("第 %(n)s 步：角色“%(role)s”不存在。") % {"n": n, "role": role_code}})
+        elif kind == ApproverKind.OWNER:
+            scope = ScopeRestriction.NONE
         else:
             scope = ScopeRestriction.NONE
             user_id = raw.get("user_id") or raw.get("user")
@@ -246,7 +248,7 @@ def _clean_steps(steps: Iterable[dict]) -> list[dict]:
                 user_id = int(user_id)
             except (TypeError, ValueError):
                 raise ValidationError({"steps": _("第 %(n)s 步：请选择审批人。") % {"n": n}}) from None
-            if not User.objects.filter(pk=user_id, is_active=True).exists():
+            if not User.staff.filter(pk=user_id, is_active=True).exists():
                 raise ValidationError({"steps": _("第 %(n)s 步：所选审批人不存在或已停用。") % {"n": n}})
         min_amount = _money(raw.get("min_amount"), field=_("金额下限"), n=n)
         max_amount = _money(raw.get("max_amount"), field=_("金额上限"), n=n)
@@ -317,11 +319,12 @@ def _default_steps(doc: registry.DocumentType | None) -> tuple[list[dict], str]:
     that has any), and the mode's key ("" for the type's own)."""
     config = tenant_config_get()
     known_roles = set(role_list().values_list("code", flat=True))
-    own = [{"name_zh": s.get("name_zh") or s["role"], "name_en": s.get("name_en", ""),
-            "approver_kind": ApproverKind.ROLE, "role_code": s["role"], "mode": StepMode.ANY,
-            "scope": s.get("scope", ScopeRestriction.NONE), "min_amount": s.get("min_amount"),
+    own = [{"name_zh": s.get("name_zh") or s.get("role"), "name_en": s.get("name_en", ""),
+            "approver_kind": s.get("approver_kind", ApproverKind.ROLE), "role_code": s.get("role", ""),
+            "mode": StepMode.ANY, "scope": s.get("scope", ScopeRestriction.NONE), "min_amount": s.get("min_amount"),
             "min_discount_pct": s.get("min_discount_pct")}
-           for s in (doc.default_steps if doc is not None else ()) if s.get("role") in known_roles]
+           for s in (doc.default_steps_now() if doc is not None else ())
+           if s.get("approver_kind") == ApproverKind.OWNER or s.get("role") in known_roles]
     for mode in ([] if own else config.modes or list(config.approval_policies)):
         source = (config.approval_policies or {}).get(mode) or []
         steps = [{"name_zh": s.get("name_zh") or s["role"], "name_en": s.get("name_en", ""),
@@ -399,7 +402,8 @@ def _freeze_chain(policy: ApprovalPolicy | None, facts: registry.Facts, *, submi
         applies = step_applies(conditions, facts)
         approvers = selectors.approvers_resolve(
             approver_kind=step.approver_kind, role_code=step.role_code, scope=step.scope, user_id=step.user_id,
-            submitter=submitter, department=department, region=region) if applies else []
+            submitter=submitter, department=department, region=region,
+            owner_id=facts.owner_id) if applies else []
         if applies and not approvers:
             raise ValidationError({"approval": _(
                 "审批步骤“%(step)s”没有可用的审批人（提交人本人不能审批自己的单据，停用的员工也不能）。"
@@ -694,7 +698,7 @@ def approval_recall(*, actor, request_id: int) -> ApprovalRequest:
 def _user_or_error(user_id, *, field: str):
     User = get_user_model()
     try:
-        return User.objects.get(pk=int(user_id), is_active=True)
+        return User.staff.get(pk=int(user_id), is_active=True)
     except (User.DoesNotExist, TypeError, ValueError):
         raise ValidationError({field: _("所选员工不存在或已停用。")}) from None
 

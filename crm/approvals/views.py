@@ -209,8 +209,10 @@ def _service_steps(rows: list[dict]) -> list[dict]:
     for row in rows:
         step = dict(row)
         step["user_id"] = row["user_id"] or None
-        if row["approver_kind"] == ApproverKind.USER:
+        if row["approver_kind"] in (ApproverKind.USER, ApproverKind.OWNER):
             step["role_code"] = ""
+        if row["approver_kind"] != ApproverKind.USER:
+            step["user_id"] = None
         steps.append(step)
     return steps
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -279,3 +279,26 @@ def unscoped_stock_target(*, sku: str, warehouse_code: str) -> tuple[Product | N
     product = Product.objects.filter(sku=sku).first() if sku else None
     warehouse = Warehouse.objects.filter(code=warehouse_code).first() if warehouse_code else None
     return product, warehouse
+
+
+# -- the partner portal's catalog ---------------------------------------------------------------------
+def tier_offer(*, tier_code: str, product_ids=None, on: datetime.date | None = None) -> dict[int, Decimal]:
+    """The products a partner of tier ``tier_code`` may order (each active and on an active
+    partner-tier price list of that code valid on ``on``), with their minimum order quantity
+    (the smallest min_quantity of their entries on those lists)."""
+    from django.db.models import Min
+
+    day = on or timezone.localdate()
+    qs = PriceListItem.objects.filter(_valid_on(day), price_list__kind=PriceListKind.PARTNER_TIER,
+                                      price_list__code=tier_code, product__is_active=True)
+    if product_ids is not None:
+        qs = qs.filter(product_id__in=list(product_ids))
+    return dict(qs.values_list("product_id").annotate(m=Min("min_quantity")).values_list("product_id", "m"))
+
+
+def tier_offer_products(*, tier_code: str, on: datetime.date | None = None) -> QuerySet[Product]:
+    """The Product rows of ``tier_offer`` (for the portal's catalog pages; filter and page further)."""
+    day = on or timezone.localdate()
+    items = PriceListItem.objects.filter(_valid_on(day), price_list__kind=PriceListKind.PARTNER_TIER,
+                                         price_list__code=tier_code, product_id=OuterRef("pk"))
+    return Product.objects.filter(Exists(items), is_active=True).select_related("category")

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.approvals.registry import DocumentType, Facts, register
 
-from .selectors import DOC_TYPE
+from .selectors import DOC_TYPE, PARTNER_DOC_TYPE
 
 
 def order_facts(object_id: int) -> Facts:
@@ -33,6 +33,49 @@ def order_facts(object_id: int) -> Facts:
         credit_over_limit=credit_over_limit_with(customer_id=order.customer_id, amount=order.total,
                                                  currency=order.currency, exclude_order_id=order.pk),
         department_id=order.department_id, region_id=order.region_id)
+
+
+def partner_order_facts(object_id: int) -> Facts:
+    """A partner order's facts: those of an order, the partner's tier, the channel manager as
+    the owner (the "owner" step), and credit over the partner's own credit limit (its open
+    receivables, as the partner's customer record, plus this order)."""
+    from decimal import Decimal
+
+    from crm.partners.models import Partner
+
+    from .models import Order
+    from .selectors import customer_has_approved_order, open_receivables_for_customer
+
+    order = Order.objects.get(pk=object_id)
+    partner = Partner.objects.select_related("tier").get(pk=order.partner_id)
+    over = False
+    if partner.credit_limit is not None:
+        open_amount = open_receivables_for_customer(customer_id=order.customer_id, currency=order.currency,
+                                                    exclude_order_id=order.pk)
+        over = (open_amount or Decimal("0")) + order.total > partner.credit_limit
+    return Facts(
+        amount=order.total, currency=order.currency, discount_pct=order.max_discount_pct,
+        customer_is_new=not customer_has_approved_order(customer_id=order.customer_id, exclude_order_id=order.pk),
+        partner_tier=partner.tier.code, credit_over_limit=over,
+        department_id=order.department_id, region_id=order.region_id, owner_id=partner.owner_id)
+
+
+def _partner_default_steps() -> tuple[dict, ...]:
+    """Channel manager, then business secretary, then finance at or above the threshold of the
+    mode's own order policy (50,000 when it has none); the admin edits the policy in the UI."""
+    from crm.org.selectors import tenant_config_get
+
+    threshold = "50000"
+    for steps in (tenant_config_get().approval_policies or {}).values():
+        for step in steps:
+            if step.get("role") == "finance" and step.get("min_amount") not in (None, ""):
+                threshold = str(step["min_amount"])
+                break
+    return (
+        {"approver_kind": "owner", "name_zh": "渠道经理审批", "name_en": "Channel manager"},
+        {"role": "business_secretary", "name_zh": "商务审核", "name_en": "Business secretary"},
+        {"role": "finance", "name_zh": "财务复核", "name_en": "Finance re-check", "min_amount": threshold},
+    )
 
 
 def _approved(object_id: int, actor) -> None:
@@ -70,6 +113,10 @@ def _title(object_id: int) -> str:
 
 
 def register_order_document() -> DocumentType:
+    register(DocumentType(
+        key=PARTNER_DOC_TYPE, label=_("渠道订单"), facts=partner_order_facts, on_approved=_approved,
+        on_rejected=_rejected, on_recalled=_recalled, url=_url, title=_title, credit_control=True,
+        default_steps=_partner_default_steps))
     return register(DocumentType(
         key=DOC_TYPE, label=_("订单"), facts=order_facts, on_approved=_approved, on_rejected=_rejected,
         on_recalled=_recalled, url=_url, title=_title, credit_control=True))

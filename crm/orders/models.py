@@ -55,9 +55,10 @@ class Order(models.Model):
     number = models.CharField(_("订单号"), max_length=20, unique=True, editable=False)
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+",
                                  db_index=False, verbose_name=_("客户"))  # (customer, -created_at) serves it
-    # The partner portal (later): the distributor that placed the order. No foreign key yet:
-    # the partners app does not exist.
-    partner_id = models.BigIntegerField(_("渠道伙伴"), null=True, blank=True)
+    # The distributor (crm.partners) whose order this is: placed in the partner portal, or for
+    # the partner by staff; its customer is then the partner's own customer record.
+    partner = models.ForeignKey("partners.Partner", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+", db_index=False, verbose_name=_("渠道伙伴"))  # order_partner serves it
     submitted_via = models.CharField(_("来源"), max_length=8, choices=SubmittedVia.choices,
                                      default=SubmittedVia.STAFF)
     status = models.CharField(_("状态"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.DRAFT)
@@ -132,7 +133,7 @@ class Order(models.Model):
             models.Index(fields=["customer", "-created_at", "-id"], name="order_customer_created"),
             models.Index(fields=["-total", "-id"], name="order_total"),
             models.Index(fields=["owner", "-total", "-id"], name="order_owner_total"),
-            models.Index(fields=["partner_id", "-created_at"], name="order_partner",
+            models.Index(fields=["partner", "-created_at"], name="order_partner",
                          condition=Q(partner_id__isnull=False)),
         ]
 

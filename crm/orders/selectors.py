@@ -32,6 +32,13 @@ from .models import (
 )
 
 DOC_TYPE = "order"
+# Orders of partners (crm.partners) go through their own policy (channel manager first).
+PARTNER_DOC_TYPE = "partner_order"
+
+
+def doc_type_of(order) -> str:
+    """The approval document type of an order: partner orders have their own policy."""
+    return PARTNER_DOC_TYPE if order.partner_id else DOC_TYPE
 
 
 # -- orders -------------------------------------------------------------------------------------
@@ -148,12 +155,12 @@ def shipments_for_order(*, order: Order) -> list[Shipment]:
 
 def order_pending_approval(*, order: Order):
     """The approval request of the order that is still pending, or None."""
-    return approval_request_pending_for(doc_type=DOC_TYPE, object_id=order.pk)
+    return approval_request_pending_for(doc_type=doc_type_of(order), object_id=order.pk)
 
 
 def order_approval_history(*, order: Order) -> list:
     """Every approval request of the order, newest first, with steps and decisions."""
-    return approval_history_for_document(doc_type=DOC_TYPE, object_id=order.pk)
+    return approval_history_for_document(doc_type=doc_type_of(order), object_id=order.pk)
 
 
 # -- the timeline -----------------------------------------------------------------------------
@@ -319,7 +326,7 @@ def order_actions_for(*, actor, order: Order, history: list | None = None) -> li
             actions.append("recall")
         active = next((s for s in steps if s.position == pending.current_position), None)
         if active is not None and pending.submitter_id != actor.pk:
-            delegators = delegator_ids_for(actor=actor, doc_type=DOC_TYPE)
+            delegators = delegator_ids_for(actor=actor, doc_type=doc_type_of(order))
             if actionable_assignment(actor, pending, list(active.assignments.all()), delegators) is not None:
                 actions.append("approve")
     if manage and (order.status in (OrderStatus.DRAFT, OrderStatus.SUBMITTED, OrderStatus.APPROVED)

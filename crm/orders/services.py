@@ -102,7 +102,7 @@ from .permissions import (
     can_reserve_stock,
     can_ship_orders,
 )
-from .selectors import DOC_TYPE
+from .selectors import doc_type_of
 
 __all__ = ["StaleVersion"]  # re-exported: one exception for every stale edit (412 in the API)
 
@@ -610,7 +610,7 @@ _SUBMITTED_ALREADY = frozenset({OrderStatus.SUBMITTED, OrderStatus.IN_APPROVAL, 
 
 def _start_approval(actor, order: Order) -> Order:
     """submitted -> in_approval (a request with steps) or approved (none applies)."""
-    request = approval_submit(actor=actor, doc_type=DOC_TYPE, object_id=order.pk)
+    request = approval_submit(actor=actor, doc_type=doc_type_of(order), object_id=order.pk)
     if request.status != RequestStatus.PENDING:  # approved at once: the callback moved the order
         order.refresh_from_db()
         return order
@@ -684,7 +684,7 @@ def order_recall(*, actor, order_id: int) -> Order:
             raise _refused(order, OrderStatus.DRAFT, _(
                 "订单 %(number)s 当前状态为“%(current)s”，只有审批中的订单可以撤回（变为“%(wanted)s”）。") % {
                 "number": order.number, "current": _label(order.status), "wanted": _label(OrderStatus.DRAFT)})
-        request = approval_request_pending_for(doc_type=DOC_TYPE, object_id=order.pk)
+        request = approval_request_pending_for(doc_type=doc_type_of(order), object_id=order.pk)
         if request is None:  # pragma: no cover - in approval always has a pending request
             raise _refused(order, OrderStatus.DRAFT)
         approval_recall(actor=actor, request_id=request.pk)  # calls order_approval_recalled
@@ -819,7 +819,7 @@ def order_cancel(*, actor, order_id: int, reason: str = "") -> Order:
         order = _visible(actor, order_id)
         _require(can_manage_order(actor, order), _("只有订单负责人或商务人员可以取消订单。"))
         if order.status == OrderStatus.IN_APPROVAL:
-            request = approval_request_pending_for(doc_type=DOC_TYPE, object_id=order.pk)
+            request = approval_request_pending_for(doc_type=doc_type_of(order), object_id=order.pk)
             if request is not None:
                 if request.submitter_id != actor.pk:
                     raise _refused(order, OrderStatus.CANCELLED, _(
@@ -1308,12 +1308,12 @@ def orders_load_demo(*, actor=None) -> int:
             order = order_submit(actor=seller, order_id=order.pk)
             if outcome == "in_approval":
                 continue
-            request = pending_for(doc_type=DOC_TYPE, object_id=order.pk)
+            request = pending_for(doc_type=doc_type_of(order), object_id=order.pk)
             if outcome == "rejected":
                 approval_reject(actor=secretaries[0], request_id=request.pk, comment=note)
                 continue
             approval_approve(actor=secretaries[0], request_id=request.pk, comment="价格与账期符合公司政策")
-            request = pending_for(doc_type=DOC_TYPE, object_id=order.pk)
+            request = pending_for(doc_type=doc_type_of(order), object_id=order.pk)
             if outcome == "finance":
                 continue
             if request is not None:  # at or above the finance threshold

@@ -14,6 +14,14 @@ class Scope(models.TextChoices):
 SCOPE_RANK = {Scope.OWN: 0, Scope.DEPARTMENT: 1, Scope.REGION: 2, Scope.ALL: 3}
 
 
+class UserKind(models.TextChoices):
+    """Staff work in the web app and the staff API; partner users (a distributor's people, see
+    crm.partners) reach only the partner portal (/portal/, /api/v1/portal/)."""
+
+    STAFF = "staff", _("员工")
+    PARTNER = "partner", _("渠道伙伴用户")
+
+
 class Permission(models.TextChoices):
     """Permission codes that custom roles are built from. Later apps add theirs here."""
 
@@ -30,6 +38,7 @@ class Permission(models.TextChoices):
     MANAGE_ORDERS = "orders.manage", _("管理可见范围内的所有订单（修改、提交、取消他人的订单）")
     CLOSE_ORDERS = "orders.close", _("关闭订单")
     MANAGE_FINANCE = "finance.manage", _("开票、登记回款、设置客户信用额度")
+    MANAGE_PARTNERS = "partners.manage", _("管理渠道伙伴（新建、停用、等级、配额、伙伴用户）")
 
 
 class SystemRole(models.TextChoices):
@@ -41,6 +50,7 @@ class SystemRole(models.TextChoices):
     FINANCE = "finance", _("财务")
     WAREHOUSE = "warehouse", _("仓库")
     SERVICE = "service", _("客服")
+    CHANNEL_MANAGER = "channel_manager", _("渠道经理")
 
 
 # Seeded into every tenant when its mode is applied: (code, English name, scope, permissions)
@@ -55,4 +65,6 @@ SYSTEM_ROLE_DEFAULTS: dict[str, tuple[str, str, list[str]]] = {
                                                 Permission.CLOSE_ORDERS]),
     SystemRole.WAREHOUSE: ("Warehouse", Scope.ALL, [Permission.MANAGE_STOCK]),
     SystemRole.SERVICE: ("Service", Scope.DEPARTMENT, []),
+    # Owns partners (crm.partners): approves their orders' first step and their deal registrations.
+    SystemRole.CHANNEL_MANAGER: ("Channel manager", Scope.OWN, [Permission.MANAGE_PARTNERS]),
 }

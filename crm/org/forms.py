@@ -11,7 +11,13 @@ class EmailLoginForm(AuthenticationForm):
     error_messages = {
         "invalid_login": _("邮箱或密码不正确。"),
         "inactive": _("此账号已停用。"),
+        "partner": _("这是渠道伙伴账号，请从渠道门户登录（/portal/login/）。"),
     }
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if user.is_partner_user:
+            raise forms.ValidationError(self.error_messages["partner"], code="partner")
 
 
 class StaffForm(forms.Form):

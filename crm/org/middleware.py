@@ -1,6 +1,9 @@
 from django.conf import settings
 from django.db import connection
+from django.http import Http404, HttpResponseRedirect
 from django.utils import translation
+
+from .enums import UserKind
 
 
 def _accept_language(request) -> str | None:
@@ -45,3 +48,27 @@ class LanguageMiddleware:
         response.headers.setdefault("Content-Language", translation.get_language())
         translation.deactivate()
         return response
+
+
+PORTAL_PREFIXES = ("/portal/", "/api/v1/portal/")
+PARTNER_ALSO_ALLOWED = ("/i18n/setlang/", "/static/", "/health")
+
+
+class PartnerBoundaryMiddleware:
+    """Partner users (kind "partner") reach only the partner portal: every other URL of a tenant
+    answers 404 to them, fail-closed, whatever the view does (the root redirects to the portal).
+    API tokens are checked again by the staff API's permission (crm.org.api.base), since DRF
+    authenticates them inside the view."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and getattr(user, "kind", UserKind.STAFF) != UserKind.STAFF:
+            path = request.path
+            if not path.startswith(PORTAL_PREFIXES + PARTNER_ALSO_ALLOWED):
+                if path == "/" and request.method in ("GET", "HEAD"):
+                    return HttpResponseRedirect("/portal/")
+                raise Http404("not a partner URL")
+        return self.get_response(request)

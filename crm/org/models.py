@@ -5,7 +5,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .enums import SCOPE_RANK, Permission, Scope
+from .enums import SCOPE_RANK, Permission, Scope, UserKind
 
 
 class TreeNode(models.Model):
@@ -90,6 +90,15 @@ class UserManager(BaseUserManager):
         return self._create(email, password, **extra)
 
 
+class StaffManager(UserManager):
+    """Staff only (no partner users): directories, pickers, approvers, assignees."""
+
+    use_in_migrations = False
+
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=UserKind.STAFF)
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who logs in. In a tenant schema: staff of that company; in the public
     schema: a platform operator. Email is the login."""
@@ -107,6 +116,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     roles = models.ManyToManyField(Role, blank=True, related_name="users", verbose_name=_("角色"))
     is_active = models.BooleanField(_("在职"), default=True)
     is_staff = models.BooleanField(default=False, help_text="may use the Django admin (operators)")
+    # Staff, or a partner user (crm.partners.PartnerMember says which partner): partner users
+    # reach only the partner portal; every staff page and API answers them 404.
+    kind = models.CharField(_("用户类型"), max_length=8, choices=UserKind.choices, default=UserKind.STAFF)
     date_joined = models.DateTimeField(default=timezone.now)
     deactivated_at = models.DateTimeField(null=True, blank=True)
     invited_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
@@ -114,6 +126,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     version = models.PositiveIntegerField(default=1)
 
     objects = UserManager()
+    staff = StaffManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -128,6 +141,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     def save(self, *args, **kwargs):
         self.email = (self.email or "").strip().lower()
         super().save(*args, **kwargs)
+
+    @property
+    def is_partner_user(self) -> bool:
+        return self.kind == UserKind.PARTNER
 
     def get_full_name(self) -> str:
         return self.full_name

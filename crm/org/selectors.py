@@ -9,7 +9,7 @@ from .models import Department, Region, Role, TenantConfig, User
 def staff_list(*, actor: User, search: str = "", include_inactive: bool = True) -> QuerySet[User]:
     """The staff directory. Every staff member may see colleagues' names and contact
     details (a company directory); managing them is a separate permission."""
-    qs = User.objects.select_related("department", "region").prefetch_related("roles")
+    qs = User.staff.select_related("department", "region").prefetch_related("roles")
     if not include_inactive:
         qs = qs.filter(is_active=True)
     if search:
@@ -25,7 +25,7 @@ def staff_get(*, actor: User, user_id) -> User:
 def staff_in_scope_of(*, actor: User) -> QuerySet[User]:
     """Colleagues whose records the actor's scope covers (for managers' views)."""
     scope = actor.effective_scope()
-    qs = User.objects.filter(is_active=True)
+    qs = User.staff.filter(is_active=True)
     if scope == Scope.ALL:
         return qs
     if scope == Scope.DEPARTMENT and actor.department_id:

@@ -238,7 +238,7 @@ def staff_invite(*, actor: User, email: str, full_name: str, role_codes: Iterabl
 
 
 def _send_invitation(*, user_id: int, base_url: str, inviter: str) -> None:
-    user = User.objects.get(pk=user_id)
+    user = User.staff.get(pk=user_id)
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
     link = f"{base_url.rstrip('/')}/reset/{uid}/{token}/"
@@ -254,7 +254,7 @@ def staff_update(*, actor: User, user_id: int, version: int | None = None, **fie
     """Edit a staff member. ``version``, when given, must match (else the edit is stale)."""
     if not can_manage_staff(actor) and actor.pk != user_id:
         raise PermissionDenied(_("你没有管理员工的权限。"))
-    user = User.objects.select_for_update().get(pk=user_id)
+    user = User.staff.select_for_update().get(pk=user_id)
     if version is not None and version != user.version:
         raise StaleVersion(current=user.version)
     before = audit_snapshot(user, STAFF_AUDIT_FIELDS)
@@ -303,7 +303,7 @@ def staff_deactivate(*, actor: User, user_id: int, reason: str = "") -> User:
     """Lock a leaver out at once; their records, ownership history and audit trail stay."""
     if not can_manage_staff(actor):
         raise PermissionDenied(_("你没有管理员工的权限。"))
-    user = User.objects.select_for_update().get(pk=user_id)
+    user = User.staff.select_for_update().get(pk=user_id)
     if user.pk == actor.pk:
         raise ValidationError({"user": _("不能停用自己的账号。")})
     if not user.is_active:
@@ -324,7 +324,7 @@ def staff_deactivate(*, actor: User, user_id: int, reason: str = "") -> User:
 def staff_reactivate(*, actor: User, user_id: int) -> User:
     if not can_manage_staff(actor):
         raise PermissionDenied(_("你没有管理员工的权限。"))
-    user = User.objects.select_for_update().get(pk=user_id)
+    user = User.staff.select_for_update().get(pk=user_id)
     if user.is_active:
         return user
     user.is_active = True

@@ -6,6 +6,7 @@ from django.db.models import Count, Max, Q
 
 from tenants.services import tenant_usage_record
 
+from .enums import UserKind
 from .models import User
 
 
@@ -13,8 +14,11 @@ from .models import User
              default_retry_delay=30, acks_late=True)
 def org_usage_report_task() -> dict:
     """Staff counts and the last sign-in of this tenant, for the operator console."""
-    figures = User.objects.aggregate(staff_total=Count("id"),
-                                     staff_active=Count("id", filter=Q(is_active=True)),
+    staff, partner = Q(kind=UserKind.STAFF), Q(kind=UserKind.PARTNER)
+    figures = User.objects.aggregate(staff_total=Count("id", filter=staff),
+                                     staff_active=Count("id", filter=staff & Q(is_active=True)),
+                                     partner_users_total=Count("id", filter=partner),
+                                     partner_users_active=Count("id", filter=partner & Q(is_active=True)),
                                      last_login=Max("last_login"))
     last_login = figures.pop("last_login")
     tenant_usage_record(schema_name=connection.schema_name, usage=figures, last_activity_at=last_login)

@@ -4,6 +4,7 @@ from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import schema_context, schema_exists
 
+from crm.org.enums import SYSTEM_ROLE_DEFAULTS
 from tenants.models import Domain, Tenant, TenantEvent
 from tenants.services import (
     RESERVED_SLUGS,
@@ -39,7 +40,7 @@ def test_provisioning_clones_the_template_and_sets_up_the_mode(tenant_env, uniqu
         admin = User.objects.get(email=f"boss@{slug}.cn")
         assert admin.check_password("Secret-pass-9")
         assert admin.role_codes() == {"tenant_admin"}
-        assert Role.objects.filter(is_system=True).count() == 8
+        assert Role.objects.filter(is_system=True).count() == len(SYSTEM_ROLE_DEFAULTS)
         assert Department.objects.get(parent=None).name == "新华科技有限公司"
         assert Region.objects.filter(parent=None).count() == 1
         config = TenantConfig.objects.get()

@@ -2,17 +2,24 @@
 
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.views import APIView
 
+from crm.org.enums import UserKind
 from crm.org.middleware import resolve_language
 
 
 class IsActiveStaff(BasePermission):
+    """Active staff only. A partner user (portal token or session) gets 404, as for any URL
+    outside the portal (crm.org.middleware.PartnerBoundaryMiddleware)."""
+
     message = _("只有在职员工可以访问。")
 
     def has_permission(self, request, view):
         user = request.user
+        if user and user.is_authenticated and getattr(user, "kind", UserKind.STAFF) != UserKind.STAFF:
+            raise NotFound()
         return bool(user and user.is_authenticated and user.is_active)
 
 

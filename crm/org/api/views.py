@@ -40,6 +40,8 @@ class AuthTokenApi(APIView):
         data.is_valid(raise_exception=True)
         user = authenticate(request, email=data.validated_data["email"],
                             password=data.validated_data["password"])
+        if user is not None and user.is_partner_user:  # partner users: POST /api/v1/portal/auth/token
+            user = None
         if user is None:
             return Response({"detail": _("邮箱或密码不正确，或账号已停用。"), "code": "invalid_credentials"},
                             status=status.HTTP_400_BAD_REQUEST)
