@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +18,14 @@ class EmailLoginForm(AuthenticationForm):
         super().confirm_login_allowed(user)
         if user.is_partner_user:
             raise forms.ValidationError(self.error_messages["partner"], code="partner")
+
+
+class StaffPasswordResetForm(PasswordResetForm):
+    """The staff sign-in's password reset: staff accounts only (partner users reset theirs in
+    the portal, whose link leads back to the portal)."""
+
+    def get_users(self, email):
+        return (user for user in super().get_users(email) if not user.is_partner_user)
 
 
 class StaffForm(forms.Form):

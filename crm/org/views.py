@@ -19,7 +19,7 @@ from crm.audit.selectors import audit_trail_for
 
 from . import selectors, services
 from .enums import Permission
-from .forms import EmailLoginForm, StaffForm
+from .forms import EmailLoginForm, StaffForm, StaffPasswordResetForm
 from .permissions import can_manage_settings, can_manage_staff, can_view_audit_of_staff
 
 
@@ -34,6 +34,7 @@ class LogoutView(auth_views.LogoutView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    form_class = StaffPasswordResetForm
     template_name = "org/password_reset.html"
     email_template_name = "org/email/password_reset.txt"
     subject_template_name = "org/email/password_reset_subject.txt"

@@ -101,3 +101,12 @@ def test_a_partner_order_below_the_minimum_or_off_the_list_is_refused(partner_wo
         assert "起订量为 5" in messages[0]
         assert "不在你的价格表上" in messages[1]
         assert "不能填写单价或折扣" in messages[2]
+
+
+def test_the_staff_password_reset_sends_nothing_to_a_partner_user(partner_world, web_as, tenant_a, mailoutbox):
+    client = web_as(tenant_a)
+    response = client.post("/password-reset/", {"email": "boss@boundary-partner.test"})
+    assert response.status_code == 302
+    assert mailoutbox == []
+    client.post("/password-reset/", {"email": partner_world["manager"].email})  # staff still get theirs
+    assert [m.to for m in mailoutbox] == [[partner_world["manager"].email]]
