@@ -153,6 +153,7 @@ def customer_merge(*, actor, survivor_id: int, merged_id: int) -> MergeRecord:
                      note=_("并入客户 #%(id)s") % {"id": survivor.pk})
         search.customer_index([survivor.pk])
         search.scope_index([survivor.pk])  # the contacts it took over
+        search.contact_index(contact_ids)  # their update time (the phone grams rank by it)
         from .services import customers_updated_emit
 
         customers_updated_emit(customer_ids=[survivor.pk, merged.pk], change="merged")
@@ -204,6 +205,7 @@ def customer_merge_undo(*, actor, merge_id: int) -> MergeRecord:
                      changes={"merged_into": {"old": survivor.pk, "new": None}})
         search.customer_index([survivor.pk, merged.pk])
         search.scope_index([survivor.pk, merged.pk])
+        search.contact_index(record.moved.get("contacts", []))  # their update time (the phone grams)
         from .services import customers_updated_emit
 
         customers_updated_emit(customer_ids=[survivor.pk, merged.pk], change="merge_undone")

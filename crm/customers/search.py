@@ -28,6 +28,11 @@ Query strategy (see tests/perf/bench_customers.py for the figures at 1,000,000 c
   customers, through the customers' index and then (customer, name)) and
   testing each row, with bitmap scans and sorts switched off for that one statement: matches
   are dense, so a few rows are read.
+* Contacts by exactly four phone digits, for an actor who sees every contact: the GIN index
+  would match ~1,600 contacts at 2M, each on its own heap page. ContactPhoneGram holds each
+  contact's runs of four digits with its ranking fields, so the first page of ids and the
+  rare/common count come from one range of a btree (index-only scans, a few pages); the ids
+  are then read through the caller's queryset as always.
 * No statement may fall back to a sequential scan of a large table (enable_seqscan off for
   these statements, set locally and put back).
 
@@ -54,7 +59,7 @@ from crm.org.enums import Scope
 from crm.org.scoping import scope_q
 from crm.org.selectors import tree_ancestor_ids
 
-from .models import Contact, Customer
+from .models import Contact, ContactPhoneGram, Customer
 from .normalize import company_name_normalize, credit_code_normalize, phone_digits
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -170,10 +175,70 @@ def customer_index(ids: Iterable[int]) -> None:
     _write(Customer._meta.db_table, [(c.pk, customer_tokens(c)) for c in customers])
 
 
+_FOUR_DIGITS = re.compile(r"[0-9]{4}")
+
+
+def contact_phone_grams(name: str, phones: Iterable[str]) -> list[tuple[int, int]]:
+    """(gram, rank) of each run of four ASCII digits of these phone numbers (the contact's
+    ``d:`` tokens) for ContactPhoneGram: rank 0 when the folded name is those digits, 1 when it
+    starts with them, else 2 (the first two keys of the contacts' ranking)."""
+    folded = _fold(name)
+    grams = {token[2:] for phone in phones for token in _phone_tokens(phone)}
+    return sorted((int(g), 0 if folded == g else 1 if folded.startswith(g) else 2)
+                  for g in grams if _FOUR_DIGITS.fullmatch(g))
+
+
+def _write_phone_grams(ids: list[int], contacts: list[Contact]) -> None:
+    """Make ContactPhoneGram hold exactly the grams of these contacts, with their current name
+    length and update time (one statement: rows of grams gone are deleted, the rest upserted)."""
+    rows = [(c.pk, gram, rank, len(c.name), c.updated_at)
+            for c in contacts for gram, rank in contact_phone_grams(c.name, c.phones)]
+    table = ContactPhoneGram._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH v AS (SELECT * FROM unnest(%s::bigint[], %s::smallint[], %s::smallint[], %s::smallint[], "
+            "%s::timestamptz[]) AS v(contact_id, gram, rank, name_len, updated_at)), "
+            f"gone AS (DELETE FROM {table} AS g WHERE g.contact_id = ANY(%s::bigint[]) "
+            "AND NOT EXISTS (SELECT FROM v WHERE v.contact_id = g.contact_id AND v.gram = g.gram)) "
+            f"INSERT INTO {table} AS g (contact_id, gram, rank, name_len, updated_at) SELECT * FROM v "
+            "ON CONFLICT (contact_id, gram) DO UPDATE SET rank = EXCLUDED.rank, name_len = EXCLUDED.name_len, "
+            "updated_at = EXCLUDED.updated_at WHERE (g.rank, g.name_len, g.updated_at) IS DISTINCT FROM "
+            "(EXCLUDED.rank, EXCLUDED.name_len, EXCLUDED.updated_at)",
+            [*([r[i] for r in rows] for i in range(5)), ids])
+
+
 def contact_index(ids: Iterable[int]) -> None:
-    contacts = Contact.objects.filter(pk__in=list(ids)).select_related("customer").only(
-        "name", "phones", "emails", "customer__owner", "customer__department", "customer__region")
+    """Recompute the search tokens and the phone grams of these contacts (call after any
+    change, including one of the update time alone)."""
+    ids = list(ids)
+    contacts = list(Contact.objects.filter(pk__in=ids).select_related("customer").only(
+        "name", "phones", "emails", "updated_at", "customer__owner", "customer__department", "customer__region"))
     _write(Contact._meta.db_table, [(c.pk, contact_tokens(c)) for c in contacts])
+    _write_phone_grams(ids, contacts)
+
+
+def contact_phone_grams_fill(cursor, *, after: int, batch: int) -> int | None:
+    """Write the ContactPhoneGram rows of the ``batch`` contacts after id ``after`` from their
+    stored ``d:`` tokens (a migration, the benchmark generator); returns the last id done, None
+    when there are no more contacts. Only a name that folds to digits gets a rank other than 2,
+    so the names are folded here and the rest is one INSERT ... SELECT."""
+    contact_table, table = Contact._meta.db_table, ContactPhoneGram._meta.db_table
+    cursor.execute(f"SELECT id, name FROM {contact_table} WHERE id > %s ORDER BY id LIMIT %s", [after, batch])
+    rows = cursor.fetchall()
+    if not rows:
+        return None
+    special = [(pk, int(f[:4]), 0 if len(f) == 4 else 1)
+               for pk, name in rows if _FOUR_DIGITS.fullmatch((f := _fold(name))[:4])]
+    cursor.execute(
+        f"INSERT INTO {table} (contact_id, gram, rank, name_len, updated_at) "
+        "SELECT k.id, g.gram, coalesce(s.rank, 2), char_length(k.name), k.updated_at "
+        f"FROM {contact_table} AS k CROSS JOIN LATERAL (SELECT substr(t, 3)::smallint AS gram "
+        "FROM unnest(tsvector_to_array(k.search_vector)) AS t WHERE t ~ '^d:[0-9]{4}$') AS g "
+        "LEFT JOIN unnest(%s::bigint[], %s::smallint[], %s::smallint[]) AS s(id, gram, rank) "
+        "ON s.id = k.id AND s.gram = g.gram "
+        "WHERE k.id > %s AND k.id <= %s ON CONFLICT (contact_id, gram) DO NOTHING",
+        [[r[0] for r in special], [r[1] for r in special], [r[2] for r in special], after, rows[-1][0]])
+    return rows[-1][0]
 
 
 _SCOPE_LEXEMES = "^s[odr]:"
@@ -557,11 +622,53 @@ def search_customers(*, qs, parsed: ParsedQuery, limit: int = 20, actor=None) ->
     return _in_order(qs, ids)
 
 
+def _phone_gram(parsed: ParsedQuery) -> int | None:
+    """The ContactPhoneGram.gram of a query of exactly four digits (None for any other)."""
+    if (parsed.kind == "phone" and len(parsed.raw_digits) < 6 and parsed.tokens == (f"d:{parsed.text}",)
+            and _FOUR_DIGITS.fullmatch(parsed.text)):
+        return int(parsed.text)
+    return None
+
+
+def _sees_everything(actor) -> bool:
+    return (actor is not None and getattr(actor, "is_authenticated", False) and actor.is_active
+            and actor.effective_scope() == Scope.ALL)
+
+
+def _ranked_by_phone_gram(gram: int, limit: int) -> tuple[list[int], bool]:
+    """The contacts' rare-query ranking (as in search_contacts) of every contact with the run
+    of four digits ``gram``, from ContactPhoneGram alone: the first ``limit`` ids of one range of
+    its ranking index, and whether the range holds at most RARE_LIMIT contacts (counted
+    through the same index). For an actor who sees every contact: no scope to apply."""
+    table = ContactPhoneGram._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT g.contact_id, (SELECT count(*) FROM (SELECT FROM {table} WHERE gram = %s LIMIT %s) AS m) "
+            f"FROM {table} AS g WHERE g.gram = %s "
+            "ORDER BY g.rank, g.name_len, g.updated_at DESC, g.contact_id LIMIT %s",
+            [gram, RARE_LIMIT + 1, gram, limit])
+        rows = cursor.fetchall()
+    if rows and rows[0][1] > RARE_LIMIT:
+        return [], False
+    return [pk for pk, _n in rows], True
+
+
 def search_contacts(*, qs, parsed: ParsedQuery, limit: int = 20, actor=None) -> list[Contact]:
-    """As search_customers; common queries list the contacts of the newest customers first."""
+    """As search_customers; common queries list the contacts of the newest customers first.
+    A query of exactly four digits by an actor who sees every contact is ranked from
+    ContactPhoneGram (the same rows and order as the GIN match below, from a few index
+    pages); the ids found are read through ``qs`` as always."""
     matches = _scoped_matches(qs, parsed, actor=actor, customer=False)
     common = _surely_common(Contact, parsed)
+    gram = None if common else _phone_gram(parsed)
+    if gram is not None and not _sees_everything(actor):
+        gram = None  # a narrower scope: the GIN index applies it (scope tokens) below
     with _planner():
+        if gram is not None:
+            ids, rare = _ranked_by_phone_gram(gram, limit)
+            if rare:
+                return _in_order(qs, ids)
+            common = True  # more than RARE_LIMIT matches: no need to probe them again
         rows = [] if common else list(matches.order_by().values_list("pk", "name", "updated_at")[:RARE_LIMIT + 1])
         if not common and len(rows) <= RARE_LIMIT:
             rows.sort(key=lambda r: (_fold(r[1]) != parsed.text, not _fold(r[1]).startswith(parsed.text),

@@ -352,3 +352,130 @@ def test_a_pinyin_query_many_customers_match_lists_the_exact_short_name_readings
             made, key=lambda c: (len(c.name), -c.updated_at.timestamp(), -c.pk))[:3]]
         assert [c.short_name for c in ranked[:6]] == ["启明"] * 6
         assert [c.name for c in ranked[6:8]] == ["齐鸣乐器有限公司", "启明星辰信息技术集团股份有限公司"]
+
+
+# -- contacts by four phone digits: ContactPhoneGram ------------------------------------------------
+def _gram_rows(contact_ids):
+    from crm.customers.models import ContactPhoneGram
+
+    return sorted(ContactPhoneGram.objects.filter(contact_id__in=contact_ids)
+                  .values_list("contact_id", "gram", "rank", "name_len", "updated_at"))
+
+
+@pytest.fixture
+def digit_contacts(tenant_a, people, acme, in_tenant):
+    """Contacts sharing the digits 4321: names of several lengths, one named by the digits
+    themselves and one starting with them (those lead the ranking), one the salesperson's
+    colleague owns."""
+    from crm.customers.services import contact_create
+
+    sales, sales2 = people["sales"], people["sales2"]
+    specs = [(sales, acme["hzsz"], "欧阳建国", ["139-4321-0001"]), (sales, acme["hw"], "王伟", ["021-4321 5555"]),
+             (sales, acme["hwjs"], "李娜", ["13843210000", "010-8888 9999"]), (sales, acme["hzsz"], "４３２１", ["0755-4321 7777"]),
+             (sales, acme["szhw"], "4321号", ["13043210009"]), (sales2, acme["other"], "张三丰", ["+86 135 4321 6666"]),
+             (sales, acme["hw"], "赵六", ["13900001111"])]
+    with in_tenant(tenant_a):
+        return [contact_create(actor=actor, customer_id=customer.pk, data={"name": name, "phones": phones})
+                for actor, customer, name, phones in specs]
+
+
+def test_four_digits_for_everyone_is_ranked_from_the_phone_grams_as_from_the_contacts(
+        tenant_a, people, digit_contacts, in_tenant, django_assert_max_num_queries, monkeypatch):
+    from crm.customers import selectors
+
+    executive = people["exec"]
+    ranked = []
+    real = search._ranked_by_phone_gram
+    monkeypatch.setattr(search, "_ranked_by_phone_gram", lambda *a: ranked.append(a) or real(*a))
+    with in_tenant(tenant_a):
+        kqs = selectors.contact_list_visible_to(actor=executive)
+        parsed = search.parse_query("4321")
+        assert search._phone_gram(parsed) == 4321
+        plain = [c.pk for c in search.search_contacts(qs=kqs, parsed=parsed)]  # GIN match, ranked in Python
+        with django_assert_max_num_queries(8):
+            fast = search.search_contacts(qs=kqs, parsed=parsed, actor=executive)
+        assert [c.pk for c in fast] == plain and ranked == [(4321, 20)]
+        by_name = {c.name: c.pk for c in digit_contacts}
+        assert plain[:2] == [by_name["４３２１"], by_name["4321号"]]  # the exact name, then the prefix
+        assert set(plain) == {c.pk for c in digit_contacts if c.name != "赵六"}
+        assert fast[0].customer.name  # read through qs, with the customer
+        assert [c.pk for c in search.search_contacts(qs=kqs, parsed=parsed, actor=executive, limit=3)] == plain[:3]
+        # other queries, and narrower scopes, never take this path
+        for q in ("43210", "13843210000", "4321号"):
+            assert search._phone_gram(search.parse_query(q)) is None
+        sales = people["sales"]
+        mine = [c.pk for c in search.search_contacts(qs=selectors.contact_list_visible_to(actor=sales),
+                                                    parsed=parsed, actor=sales)]
+        assert by_name["张三丰"] not in mine and len(mine) == 5
+        assert len(ranked) == 2  # the limit=3 call; never for the salesperson
+
+
+def test_four_digits_above_the_rare_limit_take_the_common_path_as_before(
+        tenant_a, people, digit_contacts, in_tenant, monkeypatch):
+    from crm.customers import selectors
+
+    executive = people["exec"]
+    monkeypatch.setattr(search, "RARE_LIMIT", 3)
+    with in_tenant(tenant_a):
+        kqs = selectors.contact_list_visible_to(actor=executive)
+        parsed = search.parse_query("4321")
+        assert search._ranked_by_phone_gram(4321, 10) == ([], False)
+        assert ([c.pk for c in search.search_contacts(qs=kqs, parsed=parsed, actor=executive)]
+                == [c.pk for c in search.search_contacts(qs=kqs, parsed=parsed)])
+
+
+def test_the_phone_grams_follow_the_contact(tenant_a, people, acme, digit_contacts, in_tenant):
+    from crm.customers.models import Contact
+    from crm.customers.services import contact_update
+
+    contact = next(c for c in digit_contacts if c.name == "王伟")
+    with in_tenant(tenant_a):
+        rows = _gram_rows([contact.pk])
+        assert {r[1] for r in rows} == {214, 2143, 1432, 4321, 3215, 2155, 1555, 5555}  # 02143215555
+        assert {r[2:] for r in rows} == {(2, 2, Contact.objects.get(pk=contact.pk).updated_at)}
+        contact_update(actor=people["sales"], contact_id=contact.pk, data={"name": "5555", "phones": ["13955556666"]})
+        updated = Contact.objects.get(pk=contact.pk)
+        rows = _gram_rows([contact.pk])
+        assert [r[1:] for r in rows] == [(g, 0 if g == 5555 else 2, 4, updated.updated_at)
+                                         for g in sorted({1395, 3955, 9555, 5555, 5556, 5566, 5666, 6666})]
+        executive = people["exec"]
+        from crm.customers import selectors
+
+        kqs = selectors.contact_list_visible_to(actor=executive)
+        assert contact.pk not in [c.pk for c in search.search_contacts(
+            qs=kqs, parsed=search.parse_query("4321"), actor=executive)]
+        assert [c.pk for c in search.search_contacts(qs=kqs, parsed=search.parse_query("5555"),
+                                                     actor=executive)][0] == contact.pk
+
+
+def test_a_merge_and_its_undo_carry_the_contacts_update_time_into_the_phone_grams(
+        tenant_a, people, acme, digit_contacts, in_tenant):
+    from crm.customers.dedup import customer_merge, customer_merge_undo
+    from crm.customers.models import Contact
+
+    moved = [c.pk for c in digit_contacts if c.customer_id == acme["hwjs"].pk]
+    with in_tenant(tenant_a):
+        record = customer_merge(actor=people["exec"], survivor_id=acme["hw"].pk, merged_id=acme["hwjs"].pk)
+        times = dict(Contact.objects.filter(pk__in=moved).values_list("pk", "updated_at"))
+        assert {(r[0], r[4]) for r in _gram_rows(moved)} == set(times.items())
+        customer_merge_undo(actor=people["exec"], merge_id=record.pk)
+        times = dict(Contact.objects.filter(pk__in=moved).values_list("pk", "updated_at"))
+        assert {(r[0], r[4]) for r in _gram_rows(moved)} == set(times.items())
+
+
+def test_the_migration_fill_writes_what_the_contact_index_writes(tenant_a, people, digit_contacts, in_tenant):
+    from django.db import connection
+
+    from crm.customers.models import ContactPhoneGram
+
+    ids = [c.pk for c in digit_contacts]
+    with in_tenant(tenant_a):
+        written = _gram_rows(ids)
+        assert len({r[2] for r in written}) == 3  # ranks 0, 1 and 2 all present
+        ContactPhoneGram.objects.filter(contact_id__in=ids).delete()
+        after, batches = min(ids) - 1, 0
+        with connection.cursor() as cursor:
+            while after is not None and after < max(ids):
+                after = search.contact_phone_grams_fill(cursor, after=after, batch=3)
+                batches += 1
+        assert batches >= 3 and _gram_rows(ids) == written
