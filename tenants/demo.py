@@ -69,6 +69,24 @@ def demo_customers_ensure(tenant: Tenant) -> int:
         return made
 
 
+def demo_email_domain(tenant: Tenant) -> str:
+    return f"{tenant.slug}.example.com"
+
+
+def demo_partners_ensure(tenant: Tenant, *, password: str = DEMO_PASSWORD) -> int:
+    """The demo channel (crm.partners.demo_data): a channel manager, partners with partner
+    admins and sales, quotas, a notice and partner orders in several states. Idempotent."""
+    from django.apps import apps
+    from django_tenants.utils import schema_context
+
+    if not apps.is_installed("crm.partners"):
+        return 0
+    from crm.partners.demo_data import partners_load_demo
+
+    with schema_context(tenant.schema_name):
+        return partners_load_demo(domain=demo_email_domain(tenant), password=password)
+
+
 def demo_facts_rebuild(tenant: Tenant) -> None:
     """The sales dashboard's facts recomputed once the demo data is in (crm.analytics): the
     demo's orders, shipments and payments appear on it whichever way they were made."""
@@ -121,6 +139,7 @@ def demo_tenants_ensure(*, password: str = DEMO_PASSWORD) -> list[Tenant]:
 
                 with schema_context(tenant.schema_name):
                     sales_load_demo()
+            demo_partners_ensure(tenant, password=password)
             demo_facts_rebuild(tenant)
         tenants.append(tenant)
     return tenants
@@ -135,4 +154,10 @@ def demo_logins(tenants: list[Tenant], *, password: str = DEMO_PASSWORD) -> list
         if mode:
             for person in mode.demo.staff:
                 logins.append(DemoLogin(url, person.role, f"{person.key}@{tenant.slug}.example.com", password))
+        from crm.partners import demo_data as partner_demo
+
+        domain = demo_email_domain(tenant)
+        logins.append(DemoLogin(url, "channel_manager", partner_demo.channel_manager_email(domain), password))
+        # the partner portal: its own login page under the tenant's URL
+        logins.append(DemoLogin(f"{url}portal/", "partner_admin", partner_demo.admin_email(domain), password))
     return logins

@@ -93,6 +93,11 @@ def partner_order_get(*, actor, order_id) -> Order:
     return order
 
 
+def partner_order_lines(*, order: Order) -> list[OrderLine]:
+    """The lines of an order the caller read through this module's scope, in their order."""
+    return list(OrderLine.objects.filter(order_id=order.pk).order_by("position", "id"))
+
+
 def _locked(actor, order_id) -> Order:
     order = partner_order_get(actor=actor, order_id=order_id)
     return Order.objects.select_for_update(of=("self",)).get(pk=order.pk)

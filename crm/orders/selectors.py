@@ -121,7 +121,7 @@ def order_list(*, actor, params) -> QuerySet[Order]:
 # and the owner's, not their whole rows (a customer carries its search vector).
 LIST_FIELDS = ("id", "number", "status", "customer_id", "customer__id", "customer__name", "owner_id", "owner__id",
                "owner__full_name", "currency", "net_total", "tax_total", "total", "line_count", "stock_state",
-               "submitted_via", "created_at", "submitted_at", "approved_at", "version")
+               "submitted_via", "partner_id", "created_at", "submitted_at", "approved_at", "version")
 
 
 def order_detail(*, order: Order) -> Order:

@@ -468,6 +468,10 @@ def _move(order: Order, wanted: str, *, actor, kind: str, note: str = "", stamps
     _event(order, kind, actor=actor, note=note, data=data, from_status=old, to_status=wanted)
     audit_record(actor=actor, instance=order, action=kind,
                  changes={"status": {"old": old, "new": wanted}, **(changes or {})}, note=(note or "")[:500])
+    if order.partner_id and wanted != OrderStatus.SUBMITTED:  # the partner hears of every change
+        from .tasks import partner_order_notify_task
+
+        _after_commit(partner_order_notify_task, order.pk, wanted, kind, order.version, getattr(actor, "pk", None))
     return order
 
 

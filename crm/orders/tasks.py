@@ -19,3 +19,12 @@ def orders_idempotency_purge_task(days: int = 7) -> int:
     from .idempotency import idempotency_purge
 
     return idempotency_purge(days=days)
+
+
+@shared_task(name="orders.partner_notify", soft_time_limit=60, time_limit=90, acks_late=True,
+             max_retries=3, default_retry_delay=30)
+def partner_order_notify_task(order_id: int, status: str, kind: str, version: int, actor_id: int | None = None) -> int:
+    """Tell a partner's people that their order's status changed (crm.orders.partner)."""
+    from .partner import partner_order_notify
+
+    return partner_order_notify(order_id=order_id, status=status, kind=kind, version=version, actor_id=actor_id)

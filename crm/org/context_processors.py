@@ -11,6 +11,8 @@ def navigation(request):
     keeping those whose module is installed; then the admin's own entries."""
     if getattr(connection, "schema_name", "public") == "public" or not request.user.is_authenticated:
         return {}
+    if getattr(request.user, "is_partner_user", False):  # the portal has its own menu
+        return {}
     from .selectors import tenant_config_get
 
     english = (get_language() or "").startswith("en")

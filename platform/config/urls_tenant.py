@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("crm.finance.api.urls")),
     path("", include("crm.analytics.api.urls")),
     path("", include("crm.integrations.api.urls")),
+    path("", include("crm.partners.api.urls")),
 ]
 
 urlpatterns = [
@@ -31,7 +32,10 @@ urlpatterns = [
     path("finance/", include("crm.finance.urls")),
     path("analytics/", include("crm.analytics.urls")),
     path("integrations/", include("crm.integrations.urls")),
+    path("partners/", include("crm.partners.urls")),
     path("i18n/setlang/", language_set, name="set-language"),
+    path("portal/", include("partner_portal.urls")),
+    path("api/v1/portal/", include("partner_portal.api.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -5,8 +5,8 @@
 
 Settings: config.settings.dev (set here). Each benchmark is also a script of its own
 (bench_provisioning.py, bench_migrate.py, bench_requests.py, bench_import.py, bench_customers.py,
-bench_approvals.py, bench_orders.py, bench_order_flow.py, bench_finance.py, bench_dashboard.py, with
---help) and removes the
+bench_approvals.py, bench_orders.py, bench_order_flow.py, bench_finance.py, bench_dashboard.py,
+bench_partners.py, with --help) and removes the
 tenants and schemas it created. The defaults take about a minute and a half on 2 cores; --quick
 runs smaller sizes as a smoke test. The exit status is 1 if a benchmark failed to run, and
 also if a target was missed when --strict is given.
@@ -36,6 +36,8 @@ QUICK = {
     "flow": ["--orders", "2000", "--flows", "40", "--warmup", "8", "--clients", "4", "--drop"],
     "finance": ["--orders", "2000", "--repeat", "15", "--drop"],
     "dashboard": ["--orders", "2000", "--repeat", "15", "--drop"],
+    "partners": ["--partners", "100", "--users", "500", "--orders", "2000", "--repeat", "15", "--submits", "20",
+                 "--drop"],
 }
 # Benchmarks whose full size takes minutes: a smaller default here (the figure is projected
 # to the full size); run the script itself for the full size (bench_import.py --rows 100000).
@@ -53,6 +55,8 @@ DEFAULT = {
     "finance": ["--orders", "20000", "--drop"],
     # full size: bench_dashboard.py --orders 1000000
     "dashboard": ["--orders", "50000", "--drop"],
+    # full size: bench_partners.py --partners 10000 --users 50000 --orders 1000000
+    "partners": ["--partners", "1000", "--users", "5000", "--orders", "20000", "--drop"],
 }
 
 
@@ -60,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--only", default="provisioning,migrate,requests,import,customers,approvals,orders,"
-                                          "flow,finance,dashboard",
+                                          "flow,finance,dashboard,partners",
                         help="comma-separated: provisioning, migrate, requests, import, customers, approvals, "
-                             "orders, flow, finance, dashboard")
+                             "orders, flow, finance, dashboard, partners")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is not met")
     args = parser.parse_args(argv)
 
@@ -75,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     import bench_migrate
     import bench_order_flow
     import bench_orders
+    import bench_partners
     import bench_provisioning
     import bench_requests
 
@@ -82,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                "requests": bench_requests.main, "import": bench_import.main,
                "customers": bench_customers.main, "approvals": bench_approvals.main,
                "orders": bench_orders.main, "flow": bench_order_flow.main, "finance": bench_finance.main,
-               "dashboard": bench_dashboard.main}
+               "dashboard": bench_dashboard.main, "partners": bench_partners.main}
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in benches]
     if unknown:

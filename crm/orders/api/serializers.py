@@ -118,6 +118,7 @@ class OrderListSerializer(serializers.Serializer):
     line_count = serializers.IntegerField()
     stock_state = serializers.ChoiceField(choices=StockState.choices)
     submitted_via = serializers.ChoiceField(choices=SubmittedVia.choices)
+    partner_id = serializers.IntegerField(allow_null=True, help_text="the partner (distributor) whose order this is")
     created_at = serializers.DateTimeField()
     submitted_at = serializers.DateTimeField(allow_null=True)
     approved_at = serializers.DateTimeField(allow_null=True)

@@ -60,6 +60,7 @@ TENANT_APPS = [
     "crm.analytics",
     "crm.finance",
     "crm.integrations",
+    "partner_portal",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -167,6 +168,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name ("role") get their own schema names.
+    "ENUM_NAME_OVERRIDES": {
+        "ContactRoleEnum": "crm.customers.enums.ContactRole",
+        "PartnerMemberRoleEnum": "crm.partners.enums.MemberRole",
+    },
 }
 
 SESSION_COOKIE_NAME = "qiao_session"

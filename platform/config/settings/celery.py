@@ -56,6 +56,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=17),
         "args": ("analytics.facts_rebuild", None, 40),
     },
+    "partners-deals-expire": {
+        "task": "tenants.fan_out",
+        "schedule": 3600.0,
+        "args": ("partners.deals_expire",),
+    },
     "tenants-usage-report": {
         "task": "tenants.fan_out",
         "schedule": 3600.0,

@@ -27,7 +27,7 @@ def test_navigation_follows_the_tenant_modes(tenant_a, user_in, web_as, in_tenan
     page = web.get("/").content.decode()
     assert 'data-nav="today"' in page and 'data-nav="staff"' in page and 'data-nav="settings"' in page
     # entries of modules not installed yet are hidden, not dead links
-    assert 'data-nav="orders"' in page and 'data-nav="partners"' not in page
+    assert 'data-nav="orders"' in page and 'data-nav="service"' not in page
     with in_tenant(tenant_a):
         config = TenantConfig.objects.get()
         config.navigation = [*config.navigation, {"key": "team", "name_zh": "团队", "name_en": "Team",
