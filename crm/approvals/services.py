@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -593,8 +593,12 @@ def approval_decide(*, actor, request_id: int, decision: str, comment: str = "",
     assignment.decided_by = actor
     assignment.comment = comment
     assignment.decided_at = now
-    assignment.save(update_fields=["status", "decided_by", "comment", "decided_at"])
     others = [a for a in assignments if a.pk != assignment.pk and a.status == AssignmentStatus.PENDING]
+    step_done = decision == Decision.APPROVE and (active.mode == StepMode.ANY or not others)
+    if step_done:  # the decision and the other approvers' superseded assignments: one UPDATE
+        _decide_superseding_others(assignment, active)
+    else:
+        assignment.save(update_fields=["status", "decided_by", "comment", "decided_at"])
     notify_step = None
     finished = False
     if decision == Decision.REJECT:
@@ -604,12 +608,10 @@ def approval_decide(*, actor, request_id: int, decision: str, comment: str = "",
         _end_open_work(request, now=now)
         _finish(request, RequestStatus.REJECTED, now=now)
         finished = True
-    elif active.mode == StepMode.ANY or not others:
+    elif step_done:
         active.status = StepStatus.APPROVED
         active.decided_at = now
         active.save(update_fields=["status", "decided_at"])
-        ApprovalAssignment.objects.filter(step=active, status=AssignmentStatus.PENDING).update(
-            status=AssignmentStatus.SUPERSEDED)
         following = next((s for s in steps if s.position > active.position and s.status == StepStatus.WAITING),
                          None)
         if following is not None:
@@ -639,6 +641,22 @@ def approval_decide(*, actor, request_id: int, decision: str, comment: str = "",
     if finished:
         _on_commit_notify_result(request.pk)
     return request
+
+
+def _decide_superseding_others(assignment: ApprovalAssignment, step: ApprovalStep) -> None:
+    """Save the decision already set on ``assignment`` and mark the step's other pending
+    assignments superseded, in one UPDATE (the step is done)."""
+    this = models.Q(pk=assignment.pk)
+
+    def mine_else(value, field: models.Field, name: str | None = None) -> models.Case:
+        other = models.F(name) if name else models.Value(AssignmentStatus.SUPERSEDED)
+        return models.Case(models.When(this, then=models.Value(value)), default=other, output_field=field)
+
+    ApprovalAssignment.objects.filter(step=step).filter(this | models.Q(status=AssignmentStatus.PENDING)).update(
+        status=mine_else(assignment.status, models.CharField()),
+        decided_by=mine_else(assignment.decided_by_id, models.BigIntegerField(), "decided_by"),
+        comment=mine_else(assignment.comment, models.CharField(), "comment"),
+        decided_at=mine_else(assignment.decided_at, models.DateTimeField(), "decided_at"))
 
 
 def _end_open_work(request: ApprovalRequest, *, now) -> None:
