@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -894,8 +895,10 @@ class _CleanLine:
     quantity: Decimal
 
 
-def _clean_lines(lines: Sequence[Line], *, require_active: bool) -> list[_CleanLine]:
-    """Check every line; all problems are reported at once under ``lines``."""
+def _clean_lines(lines: Sequence[Line], *, require_active: bool, products: Mapping[int, Product] | None = None,
+                 warehouses: Mapping[int, Warehouse] | None = None) -> list[_CleanLine]:
+    """Check every line; all problems are reported at once under ``lines``. ``products`` /
+    ``warehouses``: rows the caller read in this transaction, by id (not read again)."""
     if not lines:
         raise ValidationError({"lines": _("请至少指定一行产品和数量。")})
     errors: list[str] = []
@@ -914,8 +917,8 @@ def _clean_lines(lines: Sequence[Line], *, require_active: bool) -> list[_CleanL
         parsed.append((number, product_id, warehouse_id, qty))
     product_ids = {p for _n, p, _w, _q in parsed if str(p).isdigit()}
     warehouse_ids = {w for _n, _p, w, _q in parsed if w is not None and str(w).isdigit()}
-    products = Product.objects.in_bulk([int(p) for p in product_ids])
-    warehouses = Warehouse.objects.in_bulk([int(w) for w in warehouse_ids])
+    products = _rows(Product, {int(p) for p in product_ids}, products)
+    warehouses = _rows(Warehouse, {int(w) for w in warehouse_ids}, warehouses)
     clean = []
     for number, product_id, warehouse_id, qty in parsed:
         product = products.get(int(product_id)) if str(product_id).isdigit() else None
@@ -935,6 +938,15 @@ def _clean_lines(lines: Sequence[Line], *, require_active: bool) -> list[_CleanL
     if errors:
         raise ValidationError({"lines": errors})
     return clean
+
+
+def _rows(model, ids: set[int], known: Mapping[int, Any] | None) -> dict[int, Any]:
+    """The rows of ``model`` with these ids: those in ``known``, the others read (one query)."""
+    rows = {pk: known[pk] for pk in ids if known and pk in known and known[pk] is not None}
+    missing = [pk for pk in ids if pk not in rows]
+    if missing:
+        rows.update(model.objects.in_bulk(missing))
+    return rows
 
 
 def _default_warehouse_id(settings_row: CatalogSettings, product: Product) -> int:
@@ -957,8 +969,9 @@ def _shortage(product: Product, warehouse_id: int, available: Decimal, needed: D
         "available": quantity_text(max(available, Decimal(0))), "needed": quantity_text(needed)}
 
 
-def stock_reserve(*, actor, reference_type: str, reference_id, lines: Sequence[Line],
-                  note: str = "") -> StockResult:
+def stock_reserve(*, actor, reference_type: str, reference_id, lines: Sequence[Line], note: str = "",
+                  products: Mapping[int, Product] | None = None,
+                  warehouses: Mapping[int, Warehouse] | None = None) -> StockResult:
     """Reserve stock for a document (e.g. ("order", 42)): each line is (product_id,
     warehouse_id or None for the default warehouse, quantity). All lines or none: when a
     line's available stock is short the whole call is refused with a ValidationError naming
@@ -966,10 +979,13 @@ def stock_reserve(*, actor, reference_type: str, reference_id, lines: Sequence[L
 
     Idempotent per document: while the document holds a reservation (reserved and not
     released), reserving again changes nothing (``changed`` False). After stock_release it
-    may reserve again."""
+    may reserve again.
+
+    ``products`` / ``warehouses``: the lines' rows as the caller read them in this transaction,
+    by id (e.g. with its order lines), so they are not read again."""
     _active_actor(actor)
     reference = _reference(reference_type, reference_id)
-    clean = _clean_lines(lines, require_active=True)
+    clean = _clean_lines(lines, require_active=True, products=products, warehouses=warehouses)
     with transaction.atomic():
         _lock_reference(*reference)
         last = (StockMovement.objects.filter(reference_type=reference[0], reference_id=reference[1],
