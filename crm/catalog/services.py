@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -721,18 +722,36 @@ def _keys_q(keys: Iterable[tuple[int, int]]) -> Q:
 def _lock_levels(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
     """The stock levels of these (warehouse, product) pairs, created when missing, locked
     FOR UPDATE in id order (every stock operation locks in the same order: no deadlocks)."""
+    levels = _lock_existing_levels(keys)
+    levels.update(_create_levels([k for k in sorted(set(keys)) if k not in levels]))
+    return levels
+
+
+def _lock_existing_levels(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+    """The first half of ``_lock_levels``: the levels that exist, locked in id order."""
     keys = sorted(set(keys))
     if not keys:
         return {}
-    levels = {(level.warehouse_id, level.product_id): level
-              for level in StockLevel.objects.select_for_update().filter(_keys_q(keys)).order_by("id")}
-    missing = [k for k in keys if k not in levels]
-    if missing:  # the first movement of a pair: created in key order (a concurrent creator waits), then locked
-        StockLevel.objects.bulk_create([StockLevel(warehouse_id=w, product_id=p) for w, p in missing],
-                                       ignore_conflicts=True)
-        levels.update({(level.warehouse_id, level.product_id): level
-                       for level in StockLevel.objects.select_for_update().filter(_keys_q(missing)).order_by("id")})
-    return levels
+    return {(level.warehouse_id, level.product_id): level
+            for level in StockLevel.objects.select_for_update().filter(_keys_q(keys)).order_by("id")}
+
+
+def _create_levels(missing: list[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+    """The second half: the first movement of a pair creates its level, in key order (a
+    concurrent creator waits), then locks it."""
+    if not missing:
+        return {}
+    StockLevel.objects.bulk_create([StockLevel(warehouse_id=w, product_id=p) for w, p in missing],
+                                   ignore_conflicts=True)
+    return {(level.warehouse_id, level.product_id): level
+            for level in StockLevel.objects.select_for_update().filter(_keys_q(missing)).order_by("id")}
+
+
+def _within_transaction():
+    """The caller's transaction, without a savepoint, when there is one; a new one otherwise.
+    For operations that write nothing until all their checks have passed: a refusal (raised
+    before the first write) leaves nothing to roll back, and the caller may go on."""
+    return nullcontext() if connection.in_atomic_block else transaction.atomic()
 
 
 def _lock_reference(reference_type: str, reference_id: str) -> None:
@@ -986,7 +1005,7 @@ def stock_reserve(*, actor, reference_type: str, reference_id, lines: Sequence[L
     _active_actor(actor)
     reference = _reference(reference_type, reference_id)
     clean = _clean_lines(lines, require_active=True, products=products, warehouses=warehouses)
-    with transaction.atomic():
+    with _within_transaction():  # no savepoint inside the caller's: nothing is written before the checks pass
         _lock_reference(*reference)
         last = (StockMovement.objects.filter(reference_type=reference[0], reference_id=reference[1],
                                              kind__in=[MovementKind.RESERVATION, MovementKind.RELEASE])
@@ -998,13 +1017,15 @@ def stock_reserve(*, actor, reference_type: str, reference_id, lines: Sequence[L
         settings_row = catalog_settings_get() if any(line.warehouse_id is None for line in clean) else None
         wanted = _merge([((line.warehouse_id or _default_warehouse_id(settings_row, line.product), line.product.pk),
                           line.product, line.quantity) for line in clean])
-        levels = _lock_levels(wanted)
+        levels = _lock_existing_levels(wanted)
+        available = {key: levels[key].available if key in levels else Decimal(0) for key in wanted}  # missing: none
         shortages = [
-            _shortage(product, key[0], levels[key].available, qty)
-            for key, (product, qty) in wanted.items() if qty > levels[key].available
+            _shortage(product, key[0], available[key], qty)
+            for key, (product, qty) in wanted.items() if qty > available[key]
         ]
         if shortages and not (settings_row or catalog_settings_get()).allow_backorders:
             raise ValidationError({"lines": shortages})
+        levels.update(_create_levels([k for k in sorted(wanted) if k not in levels]))
         movements = [_movement(levels[key], kind=MovementKind.RESERVATION, quantity=qty, reserved_delta=qty,
                                actor=actor, reference=reference, note=note)
                      for key, (_product, qty) in sorted(wanted.items())]
