@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -645,18 +645,20 @@ def approval_decide(*, actor, request_id: int, decision: str, comment: str = "",
 
 def _decide_superseding_others(assignment: ApprovalAssignment, step: ApprovalStep) -> None:
     """Save the decision already set on ``assignment`` and mark the step's other pending
-    assignments superseded, in one UPDATE (the step is done)."""
-    this = models.Q(pk=assignment.pk)
-
-    def mine_else(value, field: models.Field, name: str | None = None) -> models.Case:
-        other = models.F(name) if name else models.Value(AssignmentStatus.SUPERSEDED)
-        return models.Case(models.When(this, then=models.Value(value)), default=other, output_field=field)
-
-    ApprovalAssignment.objects.filter(step=step).filter(this | models.Q(status=AssignmentStatus.PENDING)).update(
-        status=mine_else(assignment.status, models.CharField()),
-        decided_by=mine_else(assignment.decided_by_id, models.BigIntegerField(), "decided_by"),
-        comment=mine_else(assignment.comment, models.CharField(), "comment"),
-        decided_at=mine_else(assignment.decided_at, models.DateTimeField(), "decided_at"))
+    assignments superseded, in one UPDATE (the step is done). Written in SQL: the ORM's
+    CASE expressions cost more to build than the second statement they save."""
+    table = connection.ops.quote_name(ApprovalAssignment._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET "  # noqa: S608 (the table name is ours)
+            "status = CASE WHEN id = %(id)s THEN %(status)s ELSE %(superseded)s END, "
+            "decided_by_id = CASE WHEN id = %(id)s THEN %(by)s ELSE decided_by_id END, "
+            "comment = CASE WHEN id = %(id)s THEN %(comment)s ELSE comment END, "
+            "decided_at = CASE WHEN id = %(id)s THEN %(at)s ELSE decided_at END "
+            "WHERE step_id = %(step)s AND (id = %(id)s OR status = %(pending)s)",
+            {"id": assignment.pk, "status": assignment.status, "superseded": AssignmentStatus.SUPERSEDED,
+             "by": assignment.decided_by_id, "comment": assignment.comment, "at": assignment.decided_at,
+             "step": step.pk, "pending": AssignmentStatus.PENDING})
 
 
 def _end_open_work(request: ApprovalRequest, *, now) -> None:
