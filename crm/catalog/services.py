@@ -29,7 +29,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -712,13 +712,6 @@ def catalog_settings_update(*, actor, allow_backorders: bool | None = None,
 
 
 # -- stock ----------------------------------------------------------------------------------------------
-def _keys_q(keys: Iterable[tuple[int, int]]) -> Q:
-    condition = Q(pk__in=[])
-    for warehouse_id, product_id in keys:
-        condition |= Q(warehouse_id=warehouse_id, product_id=product_id)
-    return condition
-
-
 def _lock_levels(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
     """The stock levels of these (warehouse, product) pairs, created when missing, locked
     FOR UPDATE in id order (every stock operation locks in the same order: no deadlocks)."""
@@ -728,12 +721,19 @@ def _lock_levels(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Stock
 
 
 def _lock_existing_levels(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
-    """The first half of ``_lock_levels``: the levels that exist, locked in id order."""
+    """The first half of ``_lock_levels``: the levels that exist, locked in id order. In SQL
+    with the pairs as two arrays: the ORM's OR of one condition per pair took longer to
+    build than the statement takes to run."""
     keys = sorted(set(keys))
     if not keys:
         return {}
-    return {(level.warehouse_id, level.product_id): level
-            for level in StockLevel.objects.select_for_update().filter(_keys_q(keys)).order_by("id")}
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in StockLevel._meta.concrete_fields)
+    sql = (f"SELECT {columns} FROM {quote(StockLevel._meta.db_table)} "  # noqa: S608 (names are ours)
+           "WHERE (warehouse_id, product_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[])) "
+           "ORDER BY id FOR UPDATE")
+    rows = StockLevel.objects.raw(sql, [[w for w, _p in keys], [p for _w, p in keys]])
+    return {(level.warehouse_id, level.product_id): level for level in rows}
 
 
 def _create_levels(missing: list[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
@@ -743,8 +743,7 @@ def _create_levels(missing: list[tuple[int, int]]) -> dict[tuple[int, int], Stoc
         return {}
     StockLevel.objects.bulk_create([StockLevel(warehouse_id=w, product_id=p) for w, p in missing],
                                    ignore_conflicts=True)
-    return {(level.warehouse_id, level.product_id): level
-            for level in StockLevel.objects.select_for_update().filter(_keys_q(missing)).order_by("id")}
+    return _lock_existing_levels(missing)
 
 
 def _within_transaction():
