@@ -557,7 +557,8 @@ def approval_decide(*, actor, request_id: int, decision: str, comment: str = "",
     doc = _doc_type_or_error(request.doc_type)
     steps = list(ApprovalStep.objects.filter(request=request).order_by("position"))
     active = next(s for s in steps if s.position == request.current_position)
-    assignments = list(ApprovalAssignment.objects.filter(step=active).select_related("approver").order_by("id"))
+    # the approver rows are needed only for a delegate's note: read then (one query), not joined every time
+    assignments = list(ApprovalAssignment.objects.filter(step=active).order_by("id"))
     own = any(a.approver_id == actor.pk and a.status == AssignmentStatus.PENDING for a in assignments)
     delegators = set() if own else selectors.delegator_ids_for(actor=actor, doc_type=request.doc_type)
     assignment = actionable_assignment(actor, request, assignments, delegators)
