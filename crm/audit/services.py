@@ -83,6 +83,19 @@ def audit_record(*, actor, instance: models.Model, action: str,
     return entry
 
 
+def audit_entry_build(*, actor, instance: models.Model, action: str,
+                      changes: dict | None = None, note: str = "") -> AuditEntry:
+    """The row ``audit_record`` would write, unsaved: a service that changes a record in
+    several steps collects them and writes them together with ``audit_entries_save``."""
+    return _entry(actor=actor, instance=instance, action=action, changes=changes, note=note)
+
+
+def audit_entries_save(entries: Sequence[AuditEntry]) -> None:
+    """Write rows of ``audit_entry_build`` with one INSERT, in their order."""
+    if entries:
+        AuditEntry.objects.bulk_create(entries)
+
+
 def audit_record_bulk(*, actor, instances: Iterable[models.Model], action: str,
                       changes_by_pk: dict[Any, dict] | None = None,
                       changes: dict | None = None, note: str = "") -> int:

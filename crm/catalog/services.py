@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -710,28 +712,45 @@ def catalog_settings_update(*, actor, allow_backorders: bool | None = None,
 
 
 # -- stock ----------------------------------------------------------------------------------------------
-def _keys_q(keys: Iterable[tuple[int, int]]) -> Q:
-    condition = Q(pk__in=[])
-    for warehouse_id, product_id in keys:
-        condition |= Q(warehouse_id=warehouse_id, product_id=product_id)
-    return condition
-
-
 def _lock_levels(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
     """The stock levels of these (warehouse, product) pairs, created when missing, locked
     FOR UPDATE in id order (every stock operation locks in the same order: no deadlocks)."""
+    levels = _lock_existing_levels(keys)
+    levels.update(_create_levels([k for k in sorted(set(keys)) if k not in levels]))
+    return levels
+
+
+def _lock_existing_levels(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+    """The first half of ``_lock_levels``: the levels that exist, locked in id order. In SQL
+    with the pairs as two arrays: the ORM's OR of one condition per pair took longer to
+    build than the statement takes to run."""
     keys = sorted(set(keys))
     if not keys:
         return {}
-    levels = {(level.warehouse_id, level.product_id): level
-              for level in StockLevel.objects.select_for_update().filter(_keys_q(keys)).order_by("id")}
-    missing = [k for k in keys if k not in levels]
-    if missing:  # the first movement of a pair: created in key order (a concurrent creator waits), then locked
-        StockLevel.objects.bulk_create([StockLevel(warehouse_id=w, product_id=p) for w, p in missing],
-                                       ignore_conflicts=True)
-        levels.update({(level.warehouse_id, level.product_id): level
-                       for level in StockLevel.objects.select_for_update().filter(_keys_q(missing)).order_by("id")})
-    return levels
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in StockLevel._meta.concrete_fields)
+    sql = (f"SELECT {columns} FROM {quote(StockLevel._meta.db_table)} "  # noqa: S608 (names are ours)
+           "WHERE (warehouse_id, product_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[])) "
+           "ORDER BY id FOR UPDATE")
+    rows = StockLevel.objects.raw(sql, [[w for w, _p in keys], [p for _w, p in keys]])
+    return {(level.warehouse_id, level.product_id): level for level in rows}
+
+
+def _create_levels(missing: list[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+    """The second half: the first movement of a pair creates its level, in key order (a
+    concurrent creator waits), then locks it."""
+    if not missing:
+        return {}
+    StockLevel.objects.bulk_create([StockLevel(warehouse_id=w, product_id=p) for w, p in missing],
+                                   ignore_conflicts=True)
+    return _lock_existing_levels(missing)
+
+
+def _within_transaction():
+    """The caller's transaction, without a savepoint, when there is one; a new one otherwise.
+    For operations that write nothing until all their checks have passed: a refusal (raised
+    before the first write) leaves nothing to roll back, and the caller may go on."""
+    return nullcontext() if connection.in_atomic_block else transaction.atomic()
 
 
 def _lock_reference(reference_type: str, reference_id: str) -> None:
@@ -894,8 +913,10 @@ class _CleanLine:
     quantity: Decimal
 
 
-def _clean_lines(lines: Sequence[Line], *, require_active: bool) -> list[_CleanLine]:
-    """Check every line; all problems are reported at once under ``lines``."""
+def _clean_lines(lines: Sequence[Line], *, require_active: bool, products: Mapping[int, Product] | None = None,
+                 warehouses: Mapping[int, Warehouse] | None = None) -> list[_CleanLine]:
+    """Check every line; all problems are reported at once under ``lines``. ``products`` /
+    ``warehouses``: rows the caller read in this transaction, by id (not read again)."""
     if not lines:
         raise ValidationError({"lines": _("请至少指定一行产品和数量。")})
     errors: list[str] = []
@@ -914,8 +935,8 @@ def _clean_lines(lines: Sequence[Line], *, require_active: bool) -> list[_CleanL
         parsed.append((number, product_id, warehouse_id, qty))
     product_ids = {p for _n, p, _w, _q in parsed if str(p).isdigit()}
     warehouse_ids = {w for _n, _p, w, _q in parsed if w is not None and str(w).isdigit()}
-    products = Product.objects.in_bulk([int(p) for p in product_ids])
-    warehouses = Warehouse.objects.in_bulk([int(w) for w in warehouse_ids])
+    products = _rows(Product, {int(p) for p in product_ids}, products)
+    warehouses = _rows(Warehouse, {int(w) for w in warehouse_ids}, warehouses)
     clean = []
     for number, product_id, warehouse_id, qty in parsed:
         product = products.get(int(product_id)) if str(product_id).isdigit() else None
@@ -935,6 +956,15 @@ def _clean_lines(lines: Sequence[Line], *, require_active: bool) -> list[_CleanL
     if errors:
         raise ValidationError({"lines": errors})
     return clean
+
+
+def _rows(model, ids: set[int], known: Mapping[int, Any] | None) -> dict[int, Any]:
+    """The rows of ``model`` with these ids: those in ``known``, the others read (one query)."""
+    rows = {pk: known[pk] for pk in ids if known and pk in known and known[pk] is not None}
+    missing = [pk for pk in ids if pk not in rows]
+    if missing:
+        rows.update(model.objects.in_bulk(missing))
+    return rows
 
 
 def _default_warehouse_id(settings_row: CatalogSettings, product: Product) -> int:
@@ -957,8 +987,9 @@ def _shortage(product: Product, warehouse_id: int, available: Decimal, needed: D
         "available": quantity_text(max(available, Decimal(0))), "needed": quantity_text(needed)}
 
 
-def stock_reserve(*, actor, reference_type: str, reference_id, lines: Sequence[Line],
-                  note: str = "") -> StockResult:
+def stock_reserve(*, actor, reference_type: str, reference_id, lines: Sequence[Line], note: str = "",
+                  products: Mapping[int, Product] | None = None,
+                  warehouses: Mapping[int, Warehouse] | None = None) -> StockResult:
     """Reserve stock for a document (e.g. ("order", 42)): each line is (product_id,
     warehouse_id or None for the default warehouse, quantity). All lines or none: when a
     line's available stock is short the whole call is refused with a ValidationError naming
@@ -966,11 +997,14 @@ def stock_reserve(*, actor, reference_type: str, reference_id, lines: Sequence[L
 
     Idempotent per document: while the document holds a reservation (reserved and not
     released), reserving again changes nothing (``changed`` False). After stock_release it
-    may reserve again."""
+    may reserve again.
+
+    ``products`` / ``warehouses``: the lines' rows as the caller read them in this transaction,
+    by id (e.g. with its order lines), so they are not read again."""
     _active_actor(actor)
     reference = _reference(reference_type, reference_id)
-    clean = _clean_lines(lines, require_active=True)
-    with transaction.atomic():
+    clean = _clean_lines(lines, require_active=True, products=products, warehouses=warehouses)
+    with _within_transaction():  # no savepoint inside the caller's: nothing is written before the checks pass
         _lock_reference(*reference)
         last = (StockMovement.objects.filter(reference_type=reference[0], reference_id=reference[1],
                                              kind__in=[MovementKind.RESERVATION, MovementKind.RELEASE])
@@ -982,13 +1016,15 @@ def stock_reserve(*, actor, reference_type: str, reference_id, lines: Sequence[L
         settings_row = catalog_settings_get() if any(line.warehouse_id is None for line in clean) else None
         wanted = _merge([((line.warehouse_id or _default_warehouse_id(settings_row, line.product), line.product.pk),
                           line.product, line.quantity) for line in clean])
-        levels = _lock_levels(wanted)
+        levels = _lock_existing_levels(wanted)
+        available = {key: levels[key].available if key in levels else Decimal(0) for key in wanted}  # missing: none
         shortages = [
-            _shortage(product, key[0], levels[key].available, qty)
-            for key, (product, qty) in wanted.items() if qty > levels[key].available
+            _shortage(product, key[0], available[key], qty)
+            for key, (product, qty) in wanted.items() if qty > available[key]
         ]
         if shortages and not (settings_row or catalog_settings_get()).allow_backorders:
             raise ValidationError({"lines": shortages})
+        levels.update(_create_levels([k for k in sorted(wanted) if k not in levels]))
         movements = [_movement(levels[key], kind=MovementKind.RESERVATION, quantity=qty, reserved_delta=qty,
                                actor=actor, reference=reference, note=note)
                      for key, (_product, qty) in sorted(wanted.items())]

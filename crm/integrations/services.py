@@ -42,10 +42,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import URLValidator
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -198,6 +199,7 @@ def webhook_endpoint_create(*, actor, url: str, events, description: str = "", i
         description=_text(description, field_name="description", max_length=200, label=_("说明")),
         is_active=bool(is_active), secret=_new_secret(), created_by=actor)
     endpoint.save()
+    _subscriptions_changed()
     audit_record(actor=actor, instance=endpoint, action="create",
                  changes=audit_diff({}, audit_snapshot(endpoint, ENDPOINT_FIELDS)))
     return endpoint
@@ -237,6 +239,8 @@ def webhook_endpoint_update(*, actor, endpoint_id: int, data: dict, version: int
     endpoint.version = F("version") + 1
     endpoint.save(update_fields=[*changed, "version", "updated_at"])
     endpoint.refresh_from_db()
+    if {"events", "is_active"} & set(changed):
+        _subscriptions_changed()
     if "is_active" in changed and not endpoint.is_active:
         _give_up_waiting(endpoint)
     action = "update"
@@ -306,11 +310,85 @@ def webhook_endpoint_ping(*, actor, endpoint_id: int, now: datetime.datetime | N
     return delivery
 
 
+# -- which event types have subscribers (cached) ----------------------------------------------------------
+# Every business change asks whether anyone subscribes to its event; most tenants have no
+# endpoint at all. The answer (the event types the tenant's active endpoints want) is cached in
+# Redis under the schema's keys, tagged with a generation that the endpoint services bump after
+# each commit that changes what is subscribed: a value read before that commit carries the old
+# generation and is never used after it. The transaction that makes the change asks the
+# database itself until it commits. Redis down: the database answers.
+SUBSCRIBED_KEY = "integrations:webhook-subscribed"
+SUBSCRIBED_GENERATION_KEY = "integrations:webhook-subscribed-generation"
+SUBSCRIBED_SECONDS = 600
+_PENDING_BUMP = "_qiao_webhook_subscriptions_bump"  # on the connection: the bump its transaction will run
+
+
+def _redis(key: str):
+    return cache._cache.get_client(key, write=True)  # the Redis client behind the cache
+
+
+def _subscribed_types_read() -> frozenset[str]:
+    return frozenset(t for events in WebhookEndpoint.objects.filter(is_active=True).values_list("events", flat=True)
+                     for t in events)
+
+
+def _changed_in_this_transaction() -> bool:
+    """Whether this connection's open transaction changed the subscriptions: its bump is
+    still waiting for the commit (a rollback, also to a savepoint, drops it)."""
+    bump = getattr(connection, _PENDING_BUMP, None)
+    return bump is not None and any(entry[1] is bump for entry in connection.run_on_commit)
+
+
+def _subscribed_types() -> frozenset[str]:
+    """The event types some active endpoint wants (ALL_EVENTS: every one)."""
+    if _changed_in_this_transaction():  # not committed yet: only the database knows
+        return _subscribed_types_read()
+    generation_key, value_key = cache.make_key(SUBSCRIBED_GENERATION_KEY), cache.make_key(SUBSCRIBED_KEY)
+    try:
+        client = _redis(value_key)
+        generation, value = client.mget([generation_key, value_key])
+    except Exception:  # noqa: BLE001 - Redis down: the database answers
+        log.warning("integrations: webhook subscriptions not cached (Redis)", exc_info=True)
+        return _subscribed_types_read()
+    generation = int(generation or 0)
+    if value is not None:
+        tagged, _sep, types = value.decode().partition("|")
+        if tagged == str(generation):
+            return frozenset(t for t in types.split(",") if t)
+    types = _subscribed_types_read()
+    try:
+        client.set(value_key, f"{generation}|{','.join(sorted(types))}", ex=SUBSCRIBED_SECONDS)
+    except Exception:  # noqa: BLE001 - not cached this time
+        log.warning("integrations: webhook subscriptions not cached (Redis)", exc_info=True)
+    return types
+
+
+def _subscriptions_changed() -> None:
+    """An endpoint was created, or its events or active flag changed, in this transaction:
+    until it commits this connection asks the database; after the commit every process does
+    once (a new generation)."""
+    if _changed_in_this_transaction():
+        return
+    generation_key, value_key = cache.make_key(SUBSCRIBED_GENERATION_KEY), cache.make_key(SUBSCRIBED_KEY)
+
+    def bump():
+        try:
+            client = _redis(value_key)
+            client.incr(generation_key)
+            client.delete(value_key)
+        except Exception:  # noqa: BLE001 - the cached answer expires within SUBSCRIBED_SECONDS
+            log.warning("integrations: could not renew the cached webhook subscriptions", exc_info=True)
+
+    transaction.on_commit(bump, robust=True)
+    setattr(connection, _PENDING_BUMP, bump)
+
+
 # -- emitting events ---------------------------------------------------------------------------------------
 def webhook_is_subscribed(*, event_type: str) -> bool:
     """Whether any active endpoint wants ``event_type`` (callers may skip building a
-    payload when not)."""
-    return bool(unscoped_endpoints_subscribed_to(event_type=event_type))
+    payload when not). Usually answered from the cache, without a query."""
+    types = _subscribed_types()
+    return event_type in types or ALL_EVENTS in types
 
 
 def webhook_emit(*, event_type: str, payload: dict, idempotency_key: str | None = None,
@@ -332,7 +410,7 @@ def webhook_emit_many(*, event_type: str, payloads: Sequence[dict], idempotency_
         raise ValueError(f"unknown webhook event type {event_type!r}; add it to WebhookEventType")
     if idempotency_keys is not None and len(idempotency_keys) != len(payloads):
         raise ValueError("one idempotency key per payload")
-    if not payloads:
+    if not payloads or not webhook_is_subscribed(event_type=event_type):
         return []
     endpoints = unscoped_endpoints_subscribed_to(event_type=event_type)
     if not endpoints:

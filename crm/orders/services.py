@@ -53,7 +53,13 @@ from crm.analytics.services import sales_fact_record
 from crm.approvals.enums import RequestStatus
 from crm.approvals.selectors import approval_request_pending_for
 from crm.approvals.services import approval_recall, approval_submit
-from crm.audit.services import audit_diff, audit_record, audit_snapshot
+from crm.audit.services import (
+    audit_diff,
+    audit_entries_save,
+    audit_entry_build,
+    audit_record,
+    audit_snapshot,
+)
 from crm.catalog.selectors import (
     catalog_settings_get,
     prices_for,
@@ -446,16 +452,50 @@ def _next_number() -> str:
     return f"SO{year}-{number:06d}"
 
 
+def _event_row(order: Order, kind: str, *, actor, note: str = "", data: dict | None = None, from_status: str = "",
+               to_status: str = "") -> OrderEvent:
+    return OrderEvent(order=order, kind=kind, actor=actor if getattr(actor, "pk", None) else None,
+                      note=(note or "")[:1000], data=data or {}, from_status=from_status, to_status=to_status)
+
+
 def _event(order: Order, kind: str, *, actor, note: str = "", data: dict | None = None, from_status: str = "",
            to_status: str = "") -> OrderEvent:
-    return OrderEvent.objects.create(order=order, kind=kind, actor=actor if getattr(actor, "pk", None) else None,
-                                     note=(note or "")[:1000], data=data or {}, from_status=from_status,
-                                     to_status=to_status)
+    event = _event_row(order, kind, actor=actor, note=note, data=data, from_status=from_status, to_status=to_status)
+    event.save(force_insert=True)
+    return event
+
+
+@dataclass
+class _Writes:
+    """What one service changes on a (locked) order in several steps (e.g. approved, then its
+    stock reserved), written together by ``flush``: one UPDATE of the order, one INSERT of its
+    timeline events, one of its audit rows, in the order they were added."""
+
+    fields: list[str] = field(default_factory=list)
+    events: list[OrderEvent] = field(default_factory=list)
+    audits: list = field(default_factory=list)
+
+    def event(self, order: Order, kind: str, **kwargs) -> None:
+        self.events.append(_event_row(order, kind, **kwargs))
+
+    def audit(self, *, actor, instance, action: str, changes: dict | None = None, note: str = "") -> None:
+        self.audits.append(audit_entry_build(actor=actor, instance=instance, action=action, changes=changes,
+                                             note=note))
+
+    def flush(self, order: Order) -> None:
+        if self.fields:
+            order.save(update_fields=list(dict.fromkeys(self.fields)))
+        if self.events:
+            OrderEvent.objects.bulk_create(self.events)
+        audit_entries_save(self.audits)
+        self.fields, self.events, self.audits = [], [], []
 
 
 def _move(order: Order, wanted: str, *, actor, kind: str, note: str = "", stamps: Sequence[str] = (),
-          fields: Sequence[str] = (), data: dict | None = None, changes: dict | None = None) -> Order:
-    """Move the (locked) order to ``wanted`` if the table allows it: save, timeline, audit."""
+          fields: Sequence[str] = (), data: dict | None = None, changes: dict | None = None,
+          writes: _Writes | None = None) -> Order:
+    """Move the (locked) order to ``wanted`` if the table allows it: save, timeline, audit
+    (with ``writes``: added to them, written when the caller flushes them)."""
     if not can_transition(order.status, wanted):
         raise _refused(order, wanted)
     old = order.status
@@ -464,10 +504,13 @@ def _move(order: Order, wanted: str, *, actor, kind: str, note: str = "", stamps
     for stamp in stamps:
         setattr(order, stamp, now)
     order.version += 1
-    order.save(update_fields=list(dict.fromkeys(["status", "version", "updated_at", *stamps, *fields])))
-    _event(order, kind, actor=actor, note=note, data=data, from_status=old, to_status=wanted)
-    audit_record(actor=actor, instance=order, action=kind,
-                 changes={"status": {"old": old, "new": wanted}, **(changes or {})}, note=(note or "")[:500])
+    pending = writes if writes is not None else _Writes()
+    pending.fields += ["status", "version", "updated_at", *stamps, *fields]
+    pending.event(order, kind, actor=actor, note=note, data=data, from_status=old, to_status=wanted)
+    pending.audit(actor=actor, instance=order, action=kind,
+                  changes={"status": {"old": old, "new": wanted}, **(changes or {})}, note=(note or "")[:500])
+    if writes is None:
+        pending.flush(order)
     if order.partner_id and wanted != OrderStatus.SUBMITTED:  # the partner hears of every change
         from .tasks import partner_order_notify_task
 
@@ -704,9 +747,10 @@ def order_approval_approved(*, order_id: int, actor) -> Order:
     order = _locked(None, order_id)
     if order.approved_at is not None and order.status != OrderStatus.DRAFT:
         return order
+    writes = _Writes()  # the order is saved once, with its stock state
     _move(order, OrderStatus.APPROVED, actor=actor, kind=EventKind.APPROVED, stamps=("approved_at",),
-          data={"total": str(order.total)})
-    _reserve(order, actor=actor)
+          data={"total": str(order.total)}, writes=writes)
+    _reserve(order, actor=actor, writes=writes)
     _webhook(order, WebhookEventType.ORDER_APPROVED)
     sales_fact_record(kind=FactKind.ORDER, day=order.approved_at, owner_id=order.owner_id,  # the dashboard
                       department_id=order.department_id, region_id=order.region_id, currency=order.currency,
@@ -732,54 +776,66 @@ def order_approval_recalled(*, order_id: int, actor) -> Order:
 
 
 # -- stock ----------------------------------------------------------------------------------------------
-def _effective_warehouses(order: Order, lines: list[OrderLine]) -> None:
+def _effective_warehouses(order: Order, lines: list[OrderLine]) -> dict:
     """Fix each line's warehouse (the line's, else the order's, else the default warehouse)
-    so that reservation and shipments use the same one (one UPDATE). Without any, None stays."""
+    so that reservation and shipments use the same one (one UPDATE). Without any, None stays.
+    Returns the Warehouse rows it read on the way (the default one), by id."""
     if all(line.warehouse_id for line in lines):
-        return
+        return {}
+    read = {}
     warehouse_id = order.warehouse_id
     if not warehouse_id:
         settings_row = catalog_settings_get()
         if settings_row.default_warehouse_id and settings_row.default_warehouse.is_active:
             warehouse_id = settings_row.default_warehouse_id
+            read[warehouse_id] = settings_row.default_warehouse
     if not warehouse_id:
-        return
+        return read
     for line in lines:
         if line.warehouse_id is None:
             line.warehouse_id = warehouse_id
     OrderLine.objects.filter(order=order, warehouse__isnull=True).update(warehouse_id=warehouse_id)
+    return read
 
 
-def _reserve(order: Order, *, actor) -> bool:
+def _reserve(order: Order, *, actor, writes: _Writes | None = None) -> bool:
     """Reserve what the (locked) order has not shipped yet. True when it holds its stock;
-    False when stock is short (the order is flagged, the owner told)."""
-    lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("position"))
-    _effective_warehouses(order, lines)
+    False when stock is short (the order is flagged, the owner told). The order's changes
+    (with those already in ``writes``) are written in one go at the end."""
+    writes = writes if writes is not None else _Writes()
+    lines = list(OrderLine.objects.filter(order=order).select_related("product", "warehouse").order_by("position"))
+    # the products and warehouses of the lines, as just read: the catalog need not read them again
+    products = {line.product_id: line.product for line in lines}
+    warehouses = {line.warehouse_id: line.warehouse for line in lines if line.warehouse_id}
+    warehouses.update(_effective_warehouses(order, lines))
     wanted = [(line.product_id, line.warehouse_id, line.quantity - line.shipped_quantity)
               for line in lines if line.quantity > line.shipped_quantity]
     if not wanted:
+        writes.flush(order)
         return True
     try:
         result = stock_reserve(actor=actor, reference_type=REFERENCE, reference_id=order.pk, lines=wanted,
-                               note=order.number)
+                               note=order.number, products=products, warehouses=warehouses)
     except ValidationError as exc:
         note = " ".join(str(m) for m in exc.messages)[:1000]
         order.stock_state, order.stock_note = StockState.SHORT, note
-        order.save(update_fields=["stock_state", "stock_note", "updated_at"])
-        _event(order, EventKind.STOCK_SHORT, actor=actor, note=note)
-        audit_record(actor=actor, instance=order, action="stock_short", note=note[:500],
+        writes.fields += ["stock_state", "stock_note", "updated_at"]
+        writes.event(order, EventKind.STOCK_SHORT, actor=actor, note=note)
+        writes.audit(actor=actor, instance=order, action="stock_short", note=note[:500],
                      changes={"stock_state": {"old": None, "new": StockState.SHORT}})
+        writes.flush(order)
         _notify(order, "stock_short", note)
         return False
     old = order.stock_state
     order.stock_state, order.stock_note = StockState.RESERVED, ""
-    order.save(update_fields=["stock_state", "stock_note", "updated_at"])
+    writes.fields += ["stock_state", "stock_note", "updated_at"]
     if result.changed:
-        _event(order, EventKind.STOCK_RESERVED, actor=actor, data={"lines": [
+        writes.event(order, EventKind.STOCK_RESERVED, actor=actor, data={"lines": [
             {"product": m.product_id, "warehouse": m.warehouse_id, "quantity": str(m.quantity)}
             for m in result.movements]})
-        audit_record(actor=actor, instance=order, action="stock_reserved",
+        writes.audit(actor=actor, instance=order, action="stock_reserved",
                      changes={"stock_state": {"old": old, "new": StockState.RESERVED}})
+    writes.flush(order)
     return True
 
 

@@ -129,6 +129,28 @@ def test_reserve_refuses_when_short_naming_the_product_and_writes_nothing(inside
         assert not StockMovement.objects.filter(reference_id="2").exists()
 
 
+def test_a_refusal_inside_the_callers_transaction_leaves_nothing_and_the_caller_goes_on(inside):
+    # an order's approval reserves inside the engine's transaction and, when refused, goes on
+    # writing (the order flagged short): the refusal must not spoil that transaction, and a
+    # pair that never had stock gets no level from a refused reservation
+    from django.db import transaction
+
+    with inside():
+        stocked, warehouse = stocked_make(on_hand="1")
+        never = product_make()
+        with transaction.atomic():
+            with pytest.raises(ValidationError):
+                services.stock_reserve(actor=None, reference_type="order", reference_id=11,
+                                       lines=[(stocked.pk, warehouse.pk, 1), (never.pk, warehouse.pk, 1)])
+            assert not StockLevel.objects.filter(product=never).exists()
+            assert level(stocked, warehouse).reserved == 0
+            services.stock_receive(actor=None, warehouse_id=warehouse.pk, product_id=never.pk, quantity="1")
+            assert services.stock_reserve(actor=None, reference_type="order", reference_id=11,
+                                          lines=[(stocked.pk, warehouse.pk, 1), (never.pk, warehouse.pk, 1)]).changed
+        assert level(never, warehouse).reserved == 1 and level(stocked, warehouse).reserved == 1
+        assert_ledger_adds_up(never)
+
+
 def test_reserve_checks_every_line(inside):
     with inside():
         product, warehouse = stocked_make(on_hand="5")

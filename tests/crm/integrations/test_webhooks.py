@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -88,6 +89,80 @@ def test_unknown_event_types_are_a_programming_error(alpha):
     with pytest.raises(ValueError, match="unknown webhook event type"):
         webhook_emit(event_type="order.eaten", payload={})
 
+
+
+# -- the cached answer to "does anyone subscribe?" -------------------------------------------------------
+def as_another_process():
+    """Forget that this test's transaction changed the subscriptions (its commit bump is
+    pending), so the next question is answered as a process without such a change would."""
+    from django.db import connection
+
+    setattr(connection, services._PENDING_BUMP, None)
+
+
+@contextmanager
+def endpoint_reads():
+    """Counts the statements that read the endpoints table."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    reads = []
+    with CaptureQueriesContext(connection) as ctx:
+        yield reads
+    reads.extend(q["sql"] for q in ctx.captured_queries if "integrations_webhookendpoint" in q["sql"])
+
+
+def test_whether_anyone_subscribes_is_cached_until_a_committed_change(alpha, make_endpoint, people,
+                                                                      django_capture_on_commit_callbacks):
+    assert not services.webhook_is_subscribed(event_type=ORDER)  # the database answers; cached
+    with endpoint_reads() as reads:
+        assert not services.webhook_is_subscribed(event_type=ORDER)
+        assert webhook_emit(event_type=ORDER, payload={"id": 1}) is None
+    assert len(reads) == 0
+    with django_capture_on_commit_callbacks(execute=True):  # the new endpoint commits
+        endpoint = make_endpoint(events=[ORDER])
+    with endpoint_reads() as reads:  # its own transaction asks the database until it ends
+        assert services.webhook_is_subscribed(event_type=ORDER)
+    assert len(reads) == 1
+    as_another_process()
+    with endpoint_reads() as reads:  # the answer cached before the commit is not used
+        assert services.webhook_is_subscribed(event_type=ORDER)
+        assert not services.webhook_is_subscribed(event_type=WebhookEventType.ORDER_SHIPPED)
+        assert services.webhook_is_subscribed(event_type=ORDER)
+    assert len(reads) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        services.webhook_endpoint_update(actor=people["admin"], endpoint_id=endpoint.pk,
+                                         data={"events": [WebhookEventType.ORDER_SHIPPED]})
+    as_another_process()
+    assert not services.webhook_is_subscribed(event_type=ORDER)
+    assert services.webhook_is_subscribed(event_type=WebhookEventType.ORDER_SHIPPED)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.webhook_endpoint_deactivate(actor=people["admin"], endpoint_id=endpoint.pk)
+    as_another_process()
+    assert not services.webhook_is_subscribed(event_type=WebhookEventType.ORDER_SHIPPED)
+
+
+def test_a_change_not_committed_yet_is_never_cached(alpha, make_endpoint, django_capture_on_commit_callbacks):
+    assert not services.webhook_is_subscribed(event_type=ORDER)
+    with pytest.raises(RuntimeError), transaction.atomic():  # rolled back: no bump, nothing cached from it
+        make_endpoint(events=["*"])
+        assert services.webhook_is_subscribed(event_type=ORDER)  # the database, seeing its own change
+        raise RuntimeError("the change failed")
+    assert not services.webhook_is_subscribed(event_type=ORDER)
+    make_endpoint(events=["*"])  # this transaction's own change is seen at once
+    assert services.webhook_is_subscribed(event_type=ORDER)
+    assert emit(django_capture_on_commit_callbacks) is not None
+
+
+def test_without_redis_the_database_answers(alpha, make_endpoint, monkeypatch):
+    def down(key):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(services, "_redis", down)
+    assert not services.webhook_is_subscribed(event_type=ORDER)
+    make_endpoint(events=[ORDER])
+    as_another_process()
+    assert services.webhook_is_subscribed(event_type=ORDER)
 
 # -- delivering -----------------------------------------------------------------------------------------
 def test_a_delivery_posts_the_signed_event_and_records_success(alpha, make_endpoint, receiver, clock,
