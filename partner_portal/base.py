@@ -36,13 +36,13 @@ def deals_enabled() -> bool:
     return enabled()
 
 
-def portal_nav(request, member) -> list[dict]:
+def portal_nav(request, member, *, deals: bool | None = None) -> list[dict]:
     from crm.activities.selectors import notification_unread_count
 
     items = [("home", _("首页"), "portal:home"), ("catalog", _("产品目录"), "portal:catalog"),
              ("cart", _("购物车 / 下单"), "portal:cart"), ("orders", _("我的订单"), "portal:orders"),
              ("statements", _("对账单"), "portal:statements"), ("customers", _("终端客户"), "portal:customers")]
-    if deals_enabled():
+    if deals if deals is not None else deals_enabled():
         items.append(("deals", _("项目报备"), "portal:deals"))
     if member.is_admin:
         items.append(("users", _("用户管理"), "portal:users"))
@@ -89,8 +89,9 @@ class PortalView(View):
             raise Http404 from None
 
     def render(self, template: str, context: dict | None = None, *, status: int = 200):
-        ctx = {"member": self.member, "partner": self.partner, "portal_nav": portal_nav(self.request, self.member),
-               "deals_enabled": deals_enabled()}
+        deals = deals_enabled()
+        ctx = {"member": self.member, "partner": self.partner,
+               "portal_nav": portal_nav(self.request, self.member, deals=deals), "deals_enabled": deals}
         ctx.update(context or {})
         return render(self.request, template, ctx, status=status)
 

@@ -112,7 +112,7 @@ class HomeView(PortalView):
         visible = orders.partner_order_list(actor=request.user)
         open_orders = list(visible.filter(status__in=OPEN_STATUSES)[:8])
         return self.render("portal/home.html", {
-            "quotas": quota_current_for_partner(partner_id=self.partner.pk),
+            "quotas": quota_current_for_partner(partner_id=self.partner.pk, customer_id=self.partner.customer_id),
             "open_orders": open_orders,
             "in_approval": visible.filter(status=OrderStatus.IN_APPROVAL).count(),
             "statement": partner_statement(actor=request.user, open_limit=5),
