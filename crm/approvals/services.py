@@ -469,6 +469,11 @@ def approval_submit(*, actor, doc_type: str, object_id: int) -> ApprovalRequest:
         title=str(doc.title(object_id) or f"#{object_id}")[:200], amount=facts.amount or Decimal("0"),
         currency=(facts.currency or "CNY")[:3], facts=facts.as_json(), chain=chain, policy=policy,
         policy_version=policy.version if policy else None, status=RequestStatus.PENDING)
+    # The first step that applies is active from the start: its approvers were resolved just now
+    # among the active staff (_freeze_chain), so it is written active, with its assignments,
+    # instead of being written waiting and then activated.
+    first_position = next((s["position"] for s in chain if s["applies"]), None)
+    request.current_position = first_position
     try:
         with transaction.atomic():
             request.save()
@@ -477,9 +482,11 @@ def approval_submit(*, actor, doc_type: str, object_id: int) -> ApprovalRequest:
     steps = ApprovalStep.objects.bulk_create([
         ApprovalStep(request=request, position=s["position"], name_zh=s["name_zh"], name_en=s["name_en"],
                      mode=s["mode"], approver_ids=s["approver_ids"],
-                     status=StepStatus.WAITING if s["applies"] else StepStatus.SKIPPED)
+                     status=(StepStatus.ACTIVE if s["position"] == first_position else
+                             StepStatus.WAITING if s["applies"] else StepStatus.SKIPPED),
+                     activated_at=now if s["position"] == first_position else None)
         for s in chain])
-    first = next((s for s in steps if s.status == StepStatus.WAITING), None)
+    first = next((s for s in steps if s.status == StepStatus.ACTIVE), None)
     audit_record(actor=actor, instance=request, action="submit", changes={
         "status": {"old": None, "new": RequestStatus.PENDING},
         "chain": {"old": None, "new": [f"{s['position']}. {s['name_zh']}" + ("" if s["applies"] else " (skipped)")
@@ -494,8 +501,9 @@ def approval_submit(*, actor, doc_type: str, object_id: int) -> ApprovalRequest:
         doc.on_approved(object_id, actor)
         _on_commit_notify_result(request.pk)
         return request
-    _activate(request, first, now=now)
-    request.save(update_fields=["current_position"])
+    ApprovalAssignment.objects.bulk_create([
+        ApprovalAssignment(request=request, step=first, doc_type=request.doc_type, approver_id=pk)
+        for pk in first.approver_ids])
     _on_commit_notify_pending(request.pk, first.pk)
     return request
 

@@ -361,16 +361,23 @@ def _token_stats(table: str) -> tuple[dict[str, float], float, float]:
     return freqs, minfreq, max(rows or 0.0, 0.0)
 
 
-def _surely_common(model, parsed: ParsedQuery) -> bool:
+def _surely_common(model, parsed: ParsedQuery, scope_terms: list[str] | None = None) -> bool:
     """True when the statistics say every token of the query is in more than RARE_LIMIT rows
     (then the capped probe through the GIN index would only waste time building a bitmap of
-    most of the table). Unknown tokens and prefix queries are never surely common."""
+    most of the table). Unknown tokens and prefix queries are never surely common.
+    ``scope_terms``: the scope tokens ANDed to the query for an actor with a narrower scope;
+    the estimate is then scaled by the share of rows they cover (a scope token the statistics
+    do not list is rarer than the least common listed one), so a token common in the table
+    but not within a region's share of it is probed, not walked."""
     if not parsed.tokens:
         return False
-    freqs, _minfreq, rows = _token_stats(model._meta.db_table)
+    freqs, minfreq, rows = _token_stats(model._meta.db_table)
     if not freqs or any(t not in freqs for t in parsed.tokens):
         return False
-    return min(freqs[t] for t in parsed.tokens) * rows > RARE_LIMIT
+    estimate = min(freqs[t] for t in parsed.tokens) * rows
+    if scope_terms:
+        estimate *= min(1.0, sum(freqs.get(t, minfreq) for t in scope_terms))
+    return estimate > RARE_LIMIT
 
 
 IO_CONCURRENCY = "128"
@@ -534,6 +541,21 @@ def _newest_matching(window_qs, columns: list[str], parsed: ParsedQuery, limit: 
         return [row[0] for row in cursor.fetchall()]
 
 
+def _scope_terms(actor) -> list[str] | None:
+    """The scope tokens of ``_scope_tsquery`` (None: the actor sees everything)."""
+    if actor is None or not actor.is_active:
+        return None
+    scope = actor.effective_scope()
+    if scope == Scope.ALL:
+        return None
+    terms = [f"so:{actor.pk}"]
+    if scope == Scope.DEPARTMENT and actor.department_id:
+        terms.append(f"sd:{actor.department_id}")
+    elif scope == Scope.REGION and actor.region_id:
+        terms.append(f"sr:{actor.region_id}")
+    return terms
+
+
 def _scope_tsquery(actor) -> str | None:
     """The OR of the scope tokens the actor's scope covers (None: sees everything). The same
     rule as crm.org.scoping.scope_q: own, or the actor's department or region subtree (every
@@ -659,7 +681,7 @@ def search_contacts(*, qs, parsed: ParsedQuery, limit: int = 20, actor=None) -> 
     ContactPhoneGram (the same rows and order as the GIN match below, from a few index
     pages); the ids found are read through ``qs`` as always."""
     matches = _scoped_matches(qs, parsed, actor=actor, customer=False)
-    common = _surely_common(Contact, parsed)
+    common = _surely_common(Contact, parsed, _scope_terms(actor))
     gram = None if common else _phone_gram(parsed)
     if gram is not None and not _sees_everything(actor):
         gram = None  # a narrower scope: the GIN index applies it (scope tokens) below

@@ -14,6 +14,8 @@ The callbacks move the order inside the engine's transaction (crm.orders.service
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -21,12 +23,24 @@ from crm.approvals.registry import DocumentType, Facts, register
 
 from .selectors import DOC_TYPE, PARTNER_DOC_TYPE
 
+# The order being submitted, as the submitting service holds it (locked and just saved): the
+# facts are read from it instead of reading the row again (crm.orders.services._start_approval).
+submitting: ContextVar = ContextVar("orders_submitting", default=None)
+
+
+def _order(object_id: int):
+    from .models import Order
+
+    held = submitting.get()
+    if held is not None and held.pk == object_id:
+        return held
+    return Order.objects.get(pk=object_id)
+
 
 def order_facts(object_id: int) -> Facts:
-    from .models import Order
     from .selectors import credit_over_limit_with, customer_has_approved_order
 
-    order = Order.objects.get(pk=object_id)
+    order = _order(object_id)
     return Facts(
         amount=order.total, currency=order.currency, discount_pct=order.max_discount_pct,
         customer_is_new=not customer_has_approved_order(customer_id=order.customer_id, exclude_order_id=order.pk),
@@ -46,8 +60,9 @@ def partner_order_facts(object_id: int) -> Facts:
     from .models import Order
     from .selectors import customer_has_approved_order, open_receivables_for_customer
 
-    order = Order.objects.get(pk=object_id)
-    partner = Partner.objects.select_related("tier").get(pk=order.partner_id)
+    order = _order(object_id)
+    partner = order.partner if Order.partner.is_cached(order) else (
+        Partner.objects.select_related("tier").get(pk=order.partner_id))
     over = False
     if partner.credit_limit is not None:
         open_amount = open_receivables_for_customer(customer_id=order.customer_id, currency=order.currency,
@@ -105,6 +120,10 @@ def _url(object_id: int) -> str:
 
 def _title(object_id: int) -> str:
     from .models import Order
+
+    held = submitting.get()
+    if held is not None and held.pk == object_id and held.partner_id and Order.partner.is_cached(held):
+        return f"{_('订单')} {held.number} · {held.partner.name}"  # a partner order: the partner's name
 
     row = Order.objects.filter(pk=object_id).values("number", "customer__name").first()
     if row is None:

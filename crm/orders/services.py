@@ -657,7 +657,13 @@ _SUBMITTED_ALREADY = frozenset({OrderStatus.SUBMITTED, OrderStatus.IN_APPROVAL, 
 
 def _start_approval(actor, order: Order) -> Order:
     """submitted -> in_approval (a request with steps) or approved (none applies)."""
-    request = approval_submit(actor=actor, doc_type=doc_type_of(order), object_id=order.pk)
+    from .approval import submitting
+
+    token = submitting.set(order)
+    try:
+        request = approval_submit(actor=actor, doc_type=doc_type_of(order), object_id=order.pk)
+    finally:
+        submitting.reset(token)
     if request.status != RequestStatus.PENDING:  # approved at once: the callback moved the order
         order.refresh_from_db()
         return order
