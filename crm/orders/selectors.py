@@ -231,23 +231,39 @@ def open_receivables_for_customer(*, customer_id, currency: str | None = None,
     customer's unpaid invoices through (customer, issued_on).)"""
     from django.apps import apps
 
-    orders = Order.objects.filter(customer_id=customer_id, status__in=OPEN_RECEIVABLE_STATUSES)
-    if currency:
-        orders = orders.filter(currency=currency)
-    if exclude_order_id:
-        orders = orders.exclude(pk=exclude_order_id)
-    ordered = orders.aggregate(total=Sum("total"))["total"] or Decimal("0.00")
     if not apps.is_installed("crm.finance"):
-        return ordered
-    from crm.finance.selectors import (
-        unscoped_invoiced_total_of_orders,
-        unscoped_outstanding_of_customer,
-    )
+        orders = Order.objects.filter(customer_id=customer_id, status__in=OPEN_RECEIVABLE_STATUSES)
+        if currency:
+            orders = orders.filter(currency=currency)
+        if exclude_order_id:
+            orders = orders.exclude(pk=exclude_order_id)
+        return orders.aggregate(total=Sum("total"))["total"] or Decimal("0.00")
+    from django.db import connection
 
-    not_invoiced = ordered - unscoped_invoiced_total_of_orders(order_ids=orders.values("pk"))
-    outstanding = unscoped_outstanding_of_customer(customer_id=customer_id, currency=currency,
-                                                   exclude_order_id=exclude_order_id)
-    return not_invoiced + outstanding
+    from crm.finance.enums import LIVE_STATUSES, UNPAID_STATUSES
+    from crm.finance.models import Invoice
+
+    # One statement (the credit check runs on every submission): the open orders' totals, less
+    # their live invoices, plus what the customer's unpaid invoices still owe.
+    orders_where = "o.customer_id = %(customer)s AND o.status = ANY(%(open)s)"
+    invoices_where = "i.customer_id = %(customer)s AND i.status = ANY(%(unpaid)s)"
+    if currency:
+        orders_where += " AND o.currency = %(currency)s"
+        invoices_where += " AND i.currency = %(currency)s"
+    if exclude_order_id:
+        orders_where += " AND o.id <> %(exclude)s"
+        invoices_where += " AND i.order_id <> %(exclude)s"
+    order_table, invoice_table = Order._meta.db_table, Invoice._meta.db_table
+    sql = (f"SELECT COALESCE((SELECT SUM(o.total) FROM {order_table} o WHERE {orders_where}), 0)"  # noqa: S608
+           f" - COALESCE((SELECT SUM(i.total) FROM {invoice_table} i JOIN {order_table} o ON o.id = i.order_id"
+           f" WHERE {orders_where} AND i.status = ANY(%(live)s)), 0)"
+           f" + COALESCE((SELECT SUM(i.total - i.paid_amount) FROM {invoice_table} i WHERE {invoices_where}), 0)")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"customer": customer_id, "open": list(OPEN_RECEIVABLE_STATUSES),
+                             "unpaid": list(UNPAID_STATUSES), "live": list(LIVE_STATUSES),
+                             "currency": currency, "exclude": exclude_order_id})
+        (amount,) = cursor.fetchone()
+    return Decimal(amount).quantize(Decimal("0.01"))
 
 
 @dataclass(frozen=True)
