@@ -380,18 +380,31 @@ def approval_policies_ensure() -> list[ApprovalPolicy]:
 
 
 # -- submit ----------------------------------------------------------------------------------
-def _place_of(actor, facts: registry.Facts):
-    """The submitter's department and region for scope-restricted steps."""
-    dept_model = ApprovalRequest._meta.get_field("department").related_model
-    region_model = ApprovalRequest._meta.get_field("region").related_model
-    department = (dept_model.objects.filter(pk=facts.department_id).first() if facts.department_id
-                  else actor.department)
-    region = region_model.objects.filter(pk=facts.region_id).first() if facts.region_id else actor.region
-    return department, region
+class _Place:
+    """The submitter's department and region for scope-restricted steps: their ids at once (the
+    request keeps them), the rows only if a step restricted to them asks."""
+
+    def __init__(self, actor, facts: registry.Facts):
+        self.department_id = facts.department_id or actor.department_id
+        self.region_id = facts.region_id or actor.region_id
+        self._rows: dict[str, object] = {}
+
+    def _row(self, field: str, pk):
+        if field not in self._rows:
+            model = ApprovalRequest._meta.get_field(field).related_model
+            self._rows[field] = model.objects.filter(pk=pk).first() if pk else None
+        return self._rows[field]
+
+    @property
+    def department(self):
+        return self._row("department", self.department_id)
+
+    @property
+    def region(self):
+        return self._row("region", self.region_id)
 
 
-def _freeze_chain(policy: ApprovalPolicy | None, facts: registry.Facts, *, submitter, department, region
-                  ) -> list[dict]:
+def _freeze_chain(policy: ApprovalPolicy | None, facts: registry.Facts, *, submitter, place: _Place) -> list[dict]:
     """Each policy step with its conditions, whether it applies to these facts and (if it
     does) its approvers resolved now. Refuses a chain with a step nobody can approve."""
     chain = []
@@ -402,7 +415,9 @@ def _freeze_chain(policy: ApprovalPolicy | None, facts: registry.Facts, *, submi
         applies = step_applies(conditions, facts)
         approvers = selectors.approvers_resolve(
             approver_kind=step.approver_kind, role_code=step.role_code, scope=step.scope, user_id=step.user_id,
-            submitter=submitter, department=department, region=region,
+            submitter=submitter,
+            department=place.department if step.scope == ScopeRestriction.SUBMITTER_DEPARTMENT else None,
+            region=place.region if step.scope == ScopeRestriction.SUBMITTER_REGION else None,
             owner_id=facts.owner_id) if applies else []
         if applies and not approvers:
             raise ValidationError({"approval": _(
@@ -461,11 +476,12 @@ def approval_submit(*, actor, doc_type: str, object_id: int) -> ApprovalRequest:
     if not isinstance(facts, registry.Facts):  # pragma: no cover - a programming error of the document app
         raise TypeError(f"{doc_type}: facts() must return crm.approvals.registry.Facts")
     policy = approval_policy_default_seed(doc_type=doc_type)
-    department, region = _place_of(actor, facts)
-    chain = _freeze_chain(policy, facts, submitter=actor, department=department, region=region)
+    place = _Place(actor, facts)
+    chain = _freeze_chain(policy, facts, submitter=actor, place=place)
     now = timezone.now()
     request = ApprovalRequest(
-        doc_type=doc_type, object_id=object_id, submitter=actor, department=department, region=region,
+        doc_type=doc_type, object_id=object_id, submitter=actor, department_id=place.department_id,
+        region_id=place.region_id,
         title=str(doc.title(object_id) or f"#{object_id}")[:200], amount=facts.amount or Decimal("0"),
         currency=(facts.currency or "CNY")[:3], facts=facts.as_json(), chain=chain, policy=policy,
         policy_version=policy.version if policy else None, status=RequestStatus.PENDING)
