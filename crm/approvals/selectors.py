@@ -85,6 +85,20 @@ def approvers_resolve(*, approver_kind: str, role_code: str = "", scope: str = S
     return sorted(set(qs.values_list("pk", flat=True)))
 
 
+def role_holders(*, role_codes, submitter) -> dict[str, list[int]]:
+    """The active staff holding each of ``role_codes`` (no scope restriction), never the
+    submitter: what approvers_resolve gives for each such role step, in one query."""
+    if not role_codes:
+        return {}
+    User = get_user_model()
+    out: dict[str, set[int]] = {}
+    rows = (User.staff.filter(is_active=True, roles__code__in=list(role_codes)).exclude(pk=submitter.pk)
+            .values_list("pk", "roles__code"))
+    for pk, code in rows:
+        out.setdefault(code, set()).add(pk)
+    return {code: sorted(ids) for code, ids in out.items()}
+
+
 # -- requests --------------------------------------------------------------------------------
 def _visibility_q(actor) -> Q | None:
     """None: the actor sees every request (a company-wide role)."""

@@ -410,15 +410,25 @@ def _freeze_chain(policy: ApprovalPolicy | None, facts: registry.Facts, *, submi
     chain = []
     if policy is None or not policy.active:
         return chain
-    for step in policy.steps.order_by("position"):
-        conditions = _conditions_of(step)
-        applies = step_applies(conditions, facts)
-        approvers = selectors.approvers_resolve(
-            approver_kind=step.approver_kind, role_code=step.role_code, scope=step.scope, user_id=step.user_id,
-            submitter=submitter,
-            department=place.department if step.scope == ScopeRestriction.SUBMITTER_DEPARTMENT else None,
-            region=place.region if step.scope == ScopeRestriction.SUBMITTER_REGION else None,
-            owner_id=facts.owner_id) if applies else []
+    steps = [(step, _conditions_of(step)) for step in policy.steps.order_by("position")]
+    applying = [(step, step_applies(conditions, facts)) for step, conditions in steps]
+    # the holders of every unrestricted role step that applies, in one query
+    holders = selectors.role_holders(
+        role_codes={step.role_code for step, applies in applying
+                    if applies and step.approver_kind == ApproverKind.ROLE and step.scope == ScopeRestriction.NONE},
+        submitter=submitter)
+    for (step, conditions), (_step, applies) in zip(steps, applying, strict=True):
+        if not applies:
+            approvers = []
+        elif step.approver_kind == ApproverKind.ROLE and step.scope == ScopeRestriction.NONE:
+            approvers = holders.get(step.role_code, [])
+        else:
+            approvers = selectors.approvers_resolve(
+                approver_kind=step.approver_kind, role_code=step.role_code, scope=step.scope, user_id=step.user_id,
+                submitter=submitter,
+                department=place.department if step.scope == ScopeRestriction.SUBMITTER_DEPARTMENT else None,
+                region=place.region if step.scope == ScopeRestriction.SUBMITTER_REGION else None,
+                owner_id=facts.owner_id)
         if applies and not approvers:
             raise ValidationError({"approval": _(
                 "审批步骤“%(step)s”没有可用的审批人（提交人本人不能审批自己的单据，停用的员工也不能）。"
