@@ -140,10 +140,7 @@ def ensure(n: int, *, fresh: bool, seed: int):
 
 
 # -- timing ------------------------------------------------------------------------------------------------
-def fmt(times: list[float], target: float | None) -> str:
-    p50, p95 = bl.percentile(times, 50), bl.percentile(times, 95)
-    verdict = f"  {bl.verdict(p95 < target)}" if target else ""
-    return f"p50 {bl.fmt_ms(p50):>9}  p95 {bl.fmt_ms(p95):>9}{verdict}"
+fmt = bl.fmt_p  # shared by the benchmarks (benchlib)
 
 
 def plans_of(fn) -> tuple[list[str], bool]:

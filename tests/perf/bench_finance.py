@@ -107,23 +107,7 @@ def counts(tenant) -> tuple[int, int]:
 
 def plans_of(fn) -> tuple[list[str], bool]:
     """Run ``fn`` once and EXPLAIN every SELECT it issued on the finance tables."""
-    import bench_customers
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    connection.queries_log.clear()
-    with CaptureQueriesContext(connection) as ctx:
-        fn()
-    lines, bad = [], False
-    for q in ctx.captured_queries:
-        sql = q["sql"]
-        if not sql.lstrip("( ").upper().startswith(("SELECT", "WITH")) or not any(t in sql for t in BIG_TABLES):
-            continue
-        nodes = bench_customers.explain(sql, {})
-        if any(n.startswith("Seq Scan(") and n[9:-1] in bl.large_tables(BIG_TABLES) for n in nodes):
-            bad = True
-        lines.append(" > ".join(nodes))
-    return lines, bad
+    return bl.select_plans(fn, BIG_TABLES, starts=("SELECT", "WITH"))
 
 
 def main(argv=None) -> list[str]:

@@ -444,33 +444,12 @@ def ensure(n_partners: int, n_users: int, n_orders: int, *, fresh: bool = False,
 
 
 # -- timing -------------------------------------------------------------------------------------------------
-def fmt(times: list[float], target: float | None) -> str:
-    p50, p95 = bl.percentile(times, 50), bl.percentile(times, 95)
-    verdict = f"  {bl.verdict(p95 < target)}" if target else ""
-    return f"p50 {bl.fmt_ms(p50):>9}  p95 {bl.fmt_ms(p95):>9}{verdict}"
+fmt = bl.fmt_p  # shared by the benchmarks (benchlib)
 
 
 def plans_of(fn) -> tuple[list[str], bool]:
     """Run ``fn`` once and EXPLAIN every SELECT it issued on the big tables."""
-    import bench_customers
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    connection.queries_log.clear()
-    with CaptureQueriesContext(connection) as ctx:
-        fn()
-    lines, bad = [], False
-    for q in ctx.captured_queries:
-        sql = q["sql"]
-        if not sql.lstrip("( ").upper().startswith("SELECT") or not any(t in sql for t in BIG_TABLES):
-            continue
-        if " FOR UPDATE" in sql.upper():
-            sql = sql[:sql.upper().rindex(" FOR UPDATE")]
-        nodes = bench_customers.explain(sql, {})
-        if any(n.startswith("Seq Scan(") and n[9:-1] in bl.large_tables(BIG_TABLES) for n in nodes):
-            bad = True
-        lines.append(" > ".join(nodes))
-    return lines, bad
+    return bl.select_plans(fn, BIG_TABLES)
 
 
 def portal_api_view(path: str):

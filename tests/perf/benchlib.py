@@ -318,3 +318,35 @@ def bench_tenant_create(slug: str, name: str):
     assert tenant.status == "active", tenant.provisioning_error
     connection.set_tenant(tenant)
     return tenant
+
+
+def fmt_p(times: list[float], target: float | None) -> str:
+    """``p50 … p95 …`` of ``times``, with MET / NOT MET against ``target`` (seconds) when given."""
+    p50, p95 = percentile(times, 50), percentile(times, 95)
+    verdict_text = f"  {verdict(p95 < target)}" if target else ""
+    return f"p50 {fmt_ms(p50):>9}  p95 {fmt_ms(p95):>9}{verdict_text}"
+
+
+def select_plans(fn, tables, *, starts: tuple[str, ...] = ("SELECT",)) -> tuple[list[str], bool]:
+    """Run ``fn`` once and EXPLAIN every statement it issued that starts with ``starts`` and names
+    one of ``tables`` (a row lookup FOR UPDATE is explained without the lock); True when a plan
+    has a Seq Scan on one of those tables holding over 100,000 rows (a failure)."""
+    import bench_customers
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    connection.queries_log.clear()
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    lines, bad = [], False
+    for q in ctx.captured_queries:
+        sql = q["sql"]
+        if not sql.lstrip("( ").upper().startswith(starts) or not any(t in sql for t in tables):
+            continue
+        if " FOR UPDATE" in sql.upper():
+            sql = sql[:sql.upper().rindex(" FOR UPDATE")]
+        nodes = bench_customers.explain(sql, {})
+        if any(n.startswith("Seq Scan(") and n[9:-1] in large_tables(tables) for n in nodes):
+            bad = True
+        lines.append(" > ".join(nodes))
+    return lines, bad
