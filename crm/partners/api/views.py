@@ -8,12 +8,12 @@ the registration's state does not allow, 409; a stale version 412."""
 
 from __future__ import annotations
 
-import datetime
 import functools
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -28,11 +28,12 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from crm.customers.services import CreditCodeTaken, PossibleDuplicates
+from crm.inputs import param_date
 from crm.org.api.base import StaffApiView
 from crm.org.api.base import validated as _valid
 
 from .. import deals, quotas, selectors, services
-from ..models import PartnerMember, PartnerQuota
+from ..models import PartnerMember
 from ..views import partner_list_filter
 from .serializers import (
     PartnerActiveSerializer,
@@ -64,11 +65,11 @@ def partner_errors(func):
         try:
             return func(*args, **kwargs)
         except PossibleDuplicates as exc:
-            return Response({"detail": "可能与已有客户重复；确认后以 duplicate_override 和 override_reason 再次提交。",
+            return Response({"detail": _("可能与已有客户重复；确认后以 duplicate_override 和 override_reason 再次提交。"),
                              "code": "possible_duplicates", "candidates": exc.candidates},
                             status=status.HTTP_409_CONFLICT)
         except CreditCodeTaken:
-            return Response({"detail": "统一社会信用代码已被另一个客户使用。", "code": "credit_code_taken"},
+            return Response({"detail": _("统一社会信用代码已被另一个客户使用。"), "code": "credit_code_taken"},
                             status=status.HTTP_409_CONFLICT)
         except deals.DealTransitionRefused as exc:
             return Response({"detail": " ".join(exc.messages), "code": "transition_not_allowed",
@@ -245,21 +246,10 @@ class PartnerQuotaDetailApi(StaffApiView):
     @partner_errors
     def delete(self, request, partner_id, quota_id):
         partner = _partner(request, partner_id)
-        quota = PartnerQuota.objects.filter(partner=partner, pk=quota_id).first()
-        if quota is None:
+        if quota_id not in {q.pk for q in quotas.quotas_of_partner(partner_id=partner.pk)}:
             raise Http404
-        quotas.quota_delete(actor=request.user, quota_id=quota.pk)
+        quotas.quota_delete(actor=request.user, quota_id=quota_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def _date_param(request, name) -> datetime.date | None:
-    raw = request.query_params.get(name, "")
-    if not raw:
-        return None
-    try:
-        return datetime.date.fromisoformat(raw)
-    except ValueError:
-        raise ApiValidationError({name: ["日期格式应为 YYYY-MM-DD。"]}) from None
 
 
 class PartnerAttainmentApi(StaffApiView):
@@ -274,9 +264,9 @@ class PartnerAttainmentApi(StaffApiView):
         partner = _partner(request, partner_id)
         period = request.query_params.get("period") or None
         if period and period not in ("month", "quarter", "year"):
-            raise ApiValidationError({"period": ["周期只能是 month、quarter 或 year。"]})
+            raise ApiValidationError({"period": [_("周期只能是 month、quarter 或 year。")]})
         on = None if request.query_params.get("all") in ("1", "true") else (
-            _date_param(request, "on") or timezone.localdate())
+            param_date(request.query_params, "on") or timezone.localdate())
         rows = quotas.quota_attainment(partner_id=partner.pk, on=on, period=period)
         return Response(PartnerAttainmentSerializer(rows, many=True).data)
 
@@ -289,11 +279,11 @@ class DealListApi(StaffApiView):
     def get(self, request):
         partner = request.query_params.get("partner") or None
         if partner is not None and not str(partner).isdigit():
-            raise ApiValidationError({"partner": ["应为伙伴编号。"]})
+            raise ApiValidationError({"partner": [_("应为伙伴编号。")]})
         try:
             limit = max(1, min(int(request.query_params.get("limit") or 50), 200))
         except ValueError:
-            raise ApiValidationError({"limit": ["应为整数。"]}) from None
+            raise ApiValidationError({"limit": [_("应为整数。")]}) from None
         qs = deals.deals_for_staff(actor=request.user, status=request.query_params.get("status") or None,
                                    partner_id=int(partner) if partner else None)
         return Response(PartnerDealSerializer(qs[:limit], many=True).data)
@@ -336,6 +326,6 @@ class RankingApi(StaffApiView):
     def get(self, request):
         rows = quotas.partner_ranking(partners=selectors.partner_list_visible_to(actor=request.user),
                                       period=request.query_params.get("period") or "month",
-                                      period_start=_date_param(request, "on") or timezone.localdate(),
+                                      period_start=param_date(request.query_params, "on") or timezone.localdate(),
                                       sort=request.query_params.get("sort") or "attainment")
         return Response(PartnerRankingSerializer(rows, many=True).data)
