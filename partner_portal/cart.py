@@ -5,14 +5,15 @@ translates input; what may be ordered, at what price and minimum, is crm.orders.
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from crm.catalog.partner import portal_products_by_sku
 from crm.orders.enums import MAX_LINES
+from crm.spreadsheets import read_rows
 
 SESSION_KEY = "portal_cart"
 IMPORT_MAX_BYTES = 1024 * 1024  # 1 MB
@@ -94,45 +95,27 @@ class ImportResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
 def _table(upload) -> list[list[str]]:
+    """The first two columns of the file's rows (crm.spreadsheets: CSV in UTF-8 or GBK, or the
+    first sheet of an XLSX), at most IMPORT_MAX_ROWS + 2 of them; ValueError naming the problem."""
     name = (getattr(upload, "name", "") or "").lower()
+    if not name.endswith((".csv", ".txt", ".xlsx")):
+        raise ValueError(_("只支持 .csv 或 .xlsx 文件。"))
     data = upload.read(IMPORT_MAX_BYTES + 1)
     if len(data) > IMPORT_MAX_BYTES:
         raise ValueError(_("文件超过 1 MB，请拆分后再导入。"))
-    if name.endswith(".xlsx"):
-        import openpyxl
-
-        try:
-            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception:
-            raise ValueError(_("无法读取这个 Excel 文件，请确认是 .xlsx 格式。")) from None
-        sheet = book.worksheets[0]
-        table = []
-        for row in sheet.iter_rows(values_only=True):
-            table.append([_cell(v) for v in row[:2]])
+    table: list[list[str]] = []
+    try:
+        rows, _format, _encoding = read_rows(file_name=name, content=data)
+        for row in rows:
+            table.append(row[:2])
             if len(table) > IMPORT_MAX_ROWS + 1:
                 break
-        book.close()
-        return table
-    if name.endswith(".csv") or name.endswith(".txt"):
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:  # pragma: no cover - gb18030 decodes any byte string
-            raise ValueError(_("无法识别文件编码，请保存为 UTF-8 的 CSV。"))
-        return [[_cell(v) for v in row[:2]] for row in csv.reader(io.StringIO(text))][:IMPORT_MAX_ROWS + 2]
-    raise ValueError(_("只支持 .csv 或 .xlsx 文件。"))
+    except ValidationError as exc:
+        raise ValueError(" ".join(exc.messages)) from None
+    except csv.Error as exc:
+        raise ValueError(_("CSV 文件格式错误：%(error)s") % {"error": exc}) from None
+    return table
 
 
 def import_rows(upload) -> ImportResult:

@@ -24,13 +24,10 @@ customer updates it instead of creating a second one.
 from __future__ import annotations
 
 import csv
-import datetime
-import decimal
 import io
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -45,6 +42,8 @@ from django.utils.translation import gettext_lazy
 from crm.audit.services import audit_diff, audit_record
 from crm.org.enums import Scope
 from crm.org.selectors import region_tree, staff_in_scope_of, tenant_config_get
+from crm.spreadsheets import file_error as _file_error
+from crm.spreadsheets import read_rows
 
 from . import import_chunks
 from .enums import DEFAULT_STAGES, CustomerKind
@@ -60,9 +59,6 @@ BATCH_SIZE = 1000
 CHUNK_ROWS = 25_000  # a bigger file is imported in chunks of about this many rows, by parallel tasks
 DRY_RUN_SYNC_ROWS = 20_000  # larger files are dry-run by a task (customers.import_check)
 DRY_RUN_ROWS_KEPT = 1000  # rows with findings shown in the review; the counts cover all rows
-ENCODINGS = {"": "auto", "auto": "auto", "utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8",
-             "gbk": "gb18030", "gb2312": "gb18030", "gb18030": "gb18030"}
-
 # field -> label; the order is the order of the mapping form
 FIELDS: dict[str, object] = {
     "name": gettext_lazy("客户名称"),
@@ -123,102 +119,12 @@ _ALIAS_INDEX = {_header_key(alias): fieldname for fieldname, aliases in _ALIASES
 
 
 # -- reading files -------------------------------------------------------------------------------
-def _file_error(message) -> ValidationError:
-    return ValidationError({"file": message})
-
-
 @dataclass
 class Table:
     headers: list[str]
     rows: list[list[str]]  # data rows (blank rows dropped), as text
     file_format: str
     encoding: str
-
-
-def detect_format(file_name: str, content: bytes) -> str:
-    name = (file_name or "").lower()
-    if content[:4] == b"PK\x03\x04" or name.endswith((".xlsx", ".xlsm")):
-        return "xlsx"
-    if content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or name.endswith(".xls"):
-        raise _file_error(_("不支持旧版 Excel（.xls）文件，请在 Excel 中另存为 .xlsx 或 CSV 后再上传。"))
-    if name.endswith((".csv", ".txt")) or not name or "." not in name:
-        return "csv"
-    raise _file_error(_("只支持 CSV 和 XLSX 文件，“%(name)s”不是。") % {"name": file_name})
-
-
-def _decode(content: bytes, encoding: str) -> tuple[str, str]:
-    """The text of a CSV file and the encoding it was read with."""
-    chosen = ENCODINGS.get((encoding or "").strip().lower())
-    if chosen is None:
-        raise ValidationError({"encoding": _("不支持的编码“%(enc)s”，可选：自动识别、UTF-8、GBK。") % {
-            "enc": encoding}})
-    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ValidationError({"encoding": _("文件是 UTF-16 编码，请在 Excel 中另存为“CSV UTF-8”或 GBK 编码的 CSV。")})
-    if content.startswith(b"\xef\xbb\xbf"):
-        if chosen == "gb18030":
-            raise ValidationError({"encoding": _("文件带有 UTF-8 标记（BOM），不是 GBK 编码，请选择 UTF-8 或自动识别。")})
-        chosen = "utf-8"
-    if chosen in ("auto", "utf-8"):
-        try:
-            return content.decode("utf-8-sig"), "utf-8"
-        except UnicodeDecodeError as exc:
-            if chosen == "utf-8":
-                raise ValidationError({"encoding": _(
-                    "文件不是有效的 UTF-8 编码（第 %(pos)s 个字节无法解码）。如果是 Excel 导出的中文 CSV，"
-                    "请选择 GBK 编码。") % {"pos": exc.start + 1}}) from None
-    try:
-        return content.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
-        if chosen == "gb18030":
-            raise ValidationError({"encoding": _("文件不是有效的 GBK/GB18030 编码（第 %(pos)s 个字节无法解码）。") % {
-                "pos": exc.start + 1}}) from None
-        raise ValidationError({"encoding": _(
-            "无法识别文件编码：既不是 UTF-8 也不是 GBK/GB18030（第 %(pos)s 个字节）。请另存为 UTF-8 编码的 CSV。") % {
-            "pos": exc.start + 1}}) from None
-
-
-def _cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, decimal.Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _read_csv(content: bytes, encoding: str) -> tuple[Iterator[list[str]], str]:
-    text, used = _decode(content, encoding)
-    if "\x00" in text:
-        raise _file_error(_("文件包含空字符（NUL），不是有效的 CSV 文本文件。"))
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return ([cell.strip() for cell in row] for row in reader), used
-
-
-def _read_xlsx(content: bytes) -> Iterator[list[str]]:
-    import openpyxl
-
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        sheet = workbook.worksheets[0]
-    except Exception:  # zip, XML and openpyxl errors alike: the file is damaged
-        raise _file_error(_("XLSX 文件已损坏或不是有效的 Excel（.xlsx）文件，无法读取。")) from None
-    try:
-        for row in sheet.iter_rows(values_only=True):
-            yield [_cell_text(v) for v in row]
-    finally:
-        workbook.close()
 
 
 def read_table(*, file_name: str, content: bytes, encoding: str = "") -> Table:
@@ -228,11 +134,7 @@ def read_table(*, file_name: str, content: bytes, encoding: str = "") -> Table:
             "size": f"{len(content) / 1024 / 1024:.1f} MB", "limit": MAX_UPLOAD_LABEL})
     if not content.strip():
         raise _file_error(_("文件是空的。"))
-    file_format = detect_format(file_name, content)
-    if file_format == "xlsx":
-        rows, used = _read_xlsx(content), ""
-    else:
-        rows, used = _read_csv(content, encoding)
+    rows, file_format, used = read_rows(file_name=file_name, content=content, encoding=encoding)
     headers: list[str] | None = None
     data: list[list[str]] = []
     try:

@@ -155,12 +155,16 @@ def quota_set(*, actor, partner_id: int, period: str, period_start: datetime.dat
     return quota
 
 
-def quota_delete(*, actor, quota_id: int) -> None:
-    """Delete a quota of a partner in the actor's scope (PartnerQuota.DoesNotExist otherwise)."""
+def quota_delete(*, actor, quota_id: int, partner_id: int | None = None) -> None:
+    """Delete a quota of a partner in the actor's scope (of ``partner_id`` when given, as in a
+    URL naming both); PartnerQuota.DoesNotExist otherwise."""
     if not can_manage_partners(actor):
         raise PermissionDenied(_("你没有管理渠道伙伴的权限。"))
     with transaction.atomic():
-        quota = PartnerQuota.objects.select_for_update().filter(pk=quota_id).first()
+        quotas = PartnerQuota.objects.select_for_update().filter(pk=quota_id)
+        if partner_id is not None:
+            quotas = quotas.filter(partner_id=partner_id)
+        quota = quotas.first()
         if quota is None:
             raise PartnerQuota.DoesNotExist
         try:

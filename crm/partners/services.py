@@ -406,6 +406,8 @@ def member_active_set(*, actor, partner_id: int, member_id: int, active: bool) -
         user = User.objects.select_for_update().get(pk=member.user_id)
         if user.is_active == bool(active):
             return member
+        if not active and user.pk == actor.pk:
+            raise ValidationError({"is_active": _("不能停用你自己的账号。")})
         if not active and member.role == MemberRole.ADMIN and not _admins_left(partner, without=member) \
                 and member_of(actor) is not None:
             raise ValidationError({"member": _("不能停用最后一位伙伴管理员。")})

@@ -27,7 +27,7 @@ from crm.org.web import validation_messages as _messages_of
 
 from . import deals, end_customers, notices, quotas, selectors, services
 from .enums import DealStatus, MemberRole, PartnerStatus, QuotaPeriod, StockDisplay
-from .models import Partner, PartnerNotice
+from .models import Partner, PartnerNotice, PartnerQuota
 from .permissions import can_manage_partners, can_manage_tiers
 
 PAGE_SIZE = 50
@@ -256,10 +256,10 @@ def quota_set(request, partner_id):
 @require_POST
 def quota_delete(request, partner_id, quota_id):
     partner = _partner(request, partner_id)
-    if not partner.quotas.filter(pk=quota_id).exists():
-        raise Http404
     try:
-        quotas.quota_delete(actor=request.user, quota_id=quota_id)
+        quotas.quota_delete(actor=request.user, quota_id=quota_id, partner_id=partner.pk)
+    except PartnerQuota.DoesNotExist:
+        raise Http404 from None
     except PermissionDenied as exc:
         _fail(request, exc)
     else:

@@ -405,8 +405,6 @@ class PortalUserDetailApi(PortalApiView):
             partners.member_role_set(actor=request.user, partner_id=member.partner_id, member_id=member.pk,
                                      role=values["role"])
         if "is_active" in values:
-            if not values["is_active"] and member.user_id == request.user.pk:
-                raise ValidationError({"is_active": _("不能停用你自己的账号。")})
             partners.member_active_set(actor=request.user, partner_id=member.partner_id, member_id=member.pk,
                                        active=values["is_active"])
         return Response(s.PortalMemberSerializer(members_of_partner(partner_id=member.partner_id).get(pk=member.pk)).data)

@@ -246,9 +246,7 @@ class PartnerQuotaDetailApi(StaffApiView):
     @partner_errors
     def delete(self, request, partner_id, quota_id):
         partner = _partner(request, partner_id)
-        if quota_id not in {q.pk for q in quotas.quotas_of_partner(partner_id=partner.pk)}:
-            raise Http404
-        quotas.quota_delete(actor=request.user, quota_id=quota_id)
+        quotas.quota_delete(actor=request.user, quota_id=quota_id, partner_id=partner.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -209,3 +209,34 @@ def test_notices(channel, people):
         notices.notice_publish(actor=people["sales"], data={"title_zh": "x"})
     with pytest.raises(PermissionDenied):
         notices.notice_publish(actor=channel.padmin, data={"title_zh": "x"})
+
+
+def test_nobody_deactivates_their_own_partner_account(channel):
+    from crm.partners.models import PartnerMember
+
+    own = PartnerMember.objects.get(user=channel.padmin)
+    with pytest.raises(ValidationError) as caught:
+        services.member_active_set(actor=channel.padmin, partner_id=channel.partner.pk, member_id=own.pk, active=False)
+    assert "不能停用你自己的账号" in caught.value.message_dict["is_active"][0]
+    channel.padmin.refresh_from_db()
+    assert channel.padmin.is_active
+    sales = PartnerMember.objects.get(user=channel.psales)  # another user of the partner: allowed
+    services.member_active_set(actor=channel.padmin, partner_id=channel.partner.pk, member_id=sales.pk, active=False)
+    channel.psales.refresh_from_db()
+    assert not channel.psales.is_active
+
+
+def test_a_quota_is_deleted_only_under_its_own_partner(channel, people):
+    import datetime as dt
+
+    from crm.partners import quotas
+    from crm.partners.models import PartnerQuota
+
+    start = dt.date.today().replace(day=1)
+    quota = quotas.quota_set(actor=people["admin"], partner_id=channel.partner.pk, period="month",
+                             period_start=start, amount="1000")
+    with pytest.raises(PartnerQuota.DoesNotExist):
+        quotas.quota_delete(actor=people["admin"], quota_id=quota.pk, partner_id=channel.other.pk)
+    assert PartnerQuota.objects.filter(pk=quota.pk).exists()
+    quotas.quota_delete(actor=people["admin"], quota_id=quota.pk, partner_id=channel.partner.pk)
+    assert not PartnerQuota.objects.filter(pk=quota.pk).exists()
