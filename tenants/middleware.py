@@ -69,6 +69,10 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
                              message=_("%(host)s 上没有 Qiao 公司空间。请检查网址是否正确。")
                              % {"host": hostname or "?"})
         with translation.override(_language_for(request, tenant)):
+            if tenant.status == TenantStatus.AWAITING_PAYMENT:
+                return _page(request, status=402, code="tenant_awaiting_payment",
+                             title=_("等待付款"), tenant=tenant,
+                             message=_("%(name)s 的空间将在付款完成后开通。") % {"name": tenant.name})
             if tenant.status == TenantStatus.PROVISIONING:
                 response = _page(request, status=503, code="tenant_provisioning",
                                  title=_("正在开通"), tenant=tenant,

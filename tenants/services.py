@@ -110,9 +110,14 @@ def tenant_template_ensure(*, verbosity: int = 0) -> Tenant:
 def tenant_request(*, name: str, slug: str, mode: str, admin_email: str, admin_name: str,
                    admin_password: str | None = None, language: str = "zh-hans",
                    time_zone: str = "Asia/Shanghai", currency: str = "CNY",
-                   plan_code: str = "trial", demo: bool = False, actor: str = "system") -> Tenant:
+                   plan_code: str = "trial", demo: bool = False, actor: str = "system",
+                   awaiting_payment: bool = False, extra: dict | None = None) -> Tenant:
     """Record a new tenant (status provisioning) and its domain. ``tenant_provision`` then
-    builds its schema, in a Celery task from the web or directly from the command line."""
+    builds its schema, in a Celery task from the web or directly from the command line.
+
+    ``awaiting_payment``: a paid sign-up; the tenant waits (status awaiting_payment, no schema)
+    until Stripe Checkout completes, then ``tenant_provision_start`` moves it on. ``extra`` is
+    kept in the provisioning payload (e.g. the sign-up's plan interval)."""
     errors = {}
     name = (name or "").strip()
     if not name:
@@ -129,12 +134,14 @@ def tenant_request(*, name: str, slug: str, mode: str, admin_email: str, admin_n
         errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
+    status = TenantStatus.AWAITING_PAYMENT if awaiting_payment else TenantStatus.PROVISIONING
     tenant = Tenant(
         name=name, slug=slug, schema_name=_schema_for(slug), modes=[mode], language=language,
         time_zone=time_zone, currency=currency, plan_code=plan_code,
-        status=TenantStatus.PROVISIONING, admin_email=admin_email.strip().lower(),
+        status=status, admin_email=admin_email.strip().lower(),
         admin_name=(admin_name or "").strip(),
         provisioning_payload={
+            **(extra or {}),
             "password_hash": make_password(admin_password) if admin_password else None,
             "demo": demo,
         },
@@ -142,7 +149,28 @@ def tenant_request(*, name: str, slug: str, mode: str, admin_email: str, admin_n
     tenant.save()
     Domain.objects.create(domain=f"{slug}.{settings.BASE_DOMAIN}", tenant=tenant, is_primary=True)
     _event(tenant, TenantEventKind.PROVISIONING_REQUESTED, actor=actor,
-           to_status=TenantStatus.PROVISIONING, mode=mode, plan=plan_code)
+           to_status=status, mode=mode, plan=plan_code)
+    return tenant
+
+
+def tenant_provision_start(*, tenant_id: int, actor: str = "system") -> Tenant:
+    """Queue the provisioning of a tenant that is awaiting payment (Checkout completed) or whose
+    provisioning failed (a retry from the console). Idempotent: a tenant already provisioning
+    or live is returned unchanged and nothing is queued twice."""
+    from .tasks import tenant_provision_task
+
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant_id)
+        if tenant.status not in (TenantStatus.AWAITING_PAYMENT, TenantStatus.FAILED):
+            return tenant
+        before = tenant.status
+        tenant.status = TenantStatus.PROVISIONING
+        tenant.save(update_fields=["status", "updated_at"])
+        kind = (TenantEventKind.PROVISIONING_RETRIED if before == TenantStatus.FAILED
+                else TenantEventKind.STATUS_CHANGED)
+        _event(tenant, kind, actor=actor, from_status=before, to_status=TenantStatus.PROVISIONING)
+        transaction.on_commit(lambda: tenant_provision_task.delay(tenant.pk))
+    tenant_cache_forget(tenant)
     return tenant
 
 

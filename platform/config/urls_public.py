@@ -11,6 +11,8 @@ urlpatterns = [
     path("", landing, name="landing"),
     path("api/v1/business-modes", BusinessModeListApi.as_view(), name="api-business-modes"),
     path("console/", include("console.urls")),
+    path("billing/", include("billing.urls")),
+    path("", include("signup.urls")),
     path("admin/", admin.site.urls),
     path("i18n/setlang/", language_set, name="set-language"),
 ]

@@ -41,6 +41,8 @@ SHARED_APPS = [
     "django_filters",
     "django_htmx",
     "console",
+    "billing",
+    "signup",
 ]
 
 TENANT_APPS = [
