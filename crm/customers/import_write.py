@@ -12,7 +12,8 @@ value by value). So here:
 * updated customers are written by one ``COPY`` into a temporary table and one
   ``UPDATE ... FROM`` it, with their search tokens in the same statement (no ``bulk_update``
   CASE expressions, no second pass of ``search.customer_index``);
-* the search tokens are ``search.customer_tokens``, as everywhere else.
+* the search tokens are ``search.customer_tokens``, as everywhere else; the name grams
+  (CustomerNameGram) are written from them by SQL (``search.customer_name_grams_refresh``).
 
 The columns written are the model's own: every concrete field of ``Customer`` that the import
 does not set gets its model default, so a new field with a default needs nothing here. The
@@ -140,6 +141,7 @@ def _create(cursor, plans: list[RowPlan], *, actor, now, note: str, audit: Audit
         audit.add(pk=pk, name=name, action="create", changes=changes, note=entry_note)
     copy_rows(cursor, Customer._meta.db_table, [f.column for f in Customer._meta.concrete_fields], rows)
     copy_rows(cursor, OwnershipChange._meta.db_table, _HISTORY_COLUMNS, history)
+    search.customer_name_grams_refresh(cursor, ids)
     return len(rows)
 
 
@@ -214,6 +216,7 @@ def _write_updates(cursor, customers: list[Customer]) -> set[int]:
                    "WHERE c.id = u.id AND c.xmin::text = u.row_version RETURNING c.id")
     written = {row[0] for row in cursor.fetchall()}
     cursor.execute(f"DELETE FROM {_UPDATE_TABLE}")  # the same transaction may write another batch
+    search.customer_name_grams_refresh(cursor, sorted(written))
     return written
 
 

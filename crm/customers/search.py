@@ -59,7 +59,7 @@ from crm.org.enums import Scope
 from crm.org.scoping import scope_q
 from crm.org.selectors import tree_ancestor_ids
 
-from .models import Contact, ContactPhoneGram, Customer
+from .models import Contact, ContactPhoneGram, Customer, CustomerNameGram
 from .normalize import company_name_normalize, credit_code_normalize, phone_digits
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -168,11 +168,85 @@ def _write(table: str, rows: list[tuple[int, list[str]]]) -> None:
             [[pk for pk, _t in rows], ["\x1f".join(t) for _pk, t in rows]])
 
 
+def name_gram(pair: str) -> int:
+    """CustomerNameGram.gram of two characters: their code points (the low 16 bits of each,
+    exact for every character of the Basic Multilingual Plane) as one 32-bit number, shifted
+    into PostgreSQL's signed integer. Rare characters beyond the plane may share a number;
+    the search checks every candidate's name anyway."""
+    return (((ord(pair[0]) & 0xFFFF) << 16) | (ord(pair[1]) & 0xFFFF)) - 2 ** 31
+
+
+# name_gram in SQL, over a ``b:XY`` token ``t``
+_NAME_GRAM_SQL = ("((((ascii(substr(t, 3, 1)) & 65535)::bigint << 16) "
+                  "| (ascii(substr(t, 4, 1)) & 65535)) - 2147483648)::integer")
+
+
+def customer_name_grams(name: str, short_name: str) -> set[int]:
+    """The CustomerNameGram.gram of each ``b:`` token of this name and short name."""
+    grams = set()
+    for text in (_fold(name), _fold(short_name)):
+        grams.update(name_gram(text[i:i + 2]) for i in range(len(text) - 1))
+    return grams
+
+
+def _write_name_grams(ids: list[int], customers: list[Customer]) -> None:
+    """Make CustomerNameGram hold exactly the grams of these customers with their current
+    update time (one statement: grams gone are deleted, the rest upserted)."""
+    rows = [(c.pk, gram, c.updated_at) for c in customers for gram in customer_name_grams(c.name, c.short_name)]
+    table = CustomerNameGram._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH v AS (SELECT * FROM unnest(%s::bigint[], %s::integer[], %s::timestamptz[]) "
+            "AS v(customer_id, gram, updated_at)), "
+            f"gone AS (DELETE FROM {table} AS g WHERE g.customer_id = ANY(%s::bigint[]) "
+            "AND NOT EXISTS (SELECT FROM v WHERE v.customer_id = g.customer_id AND v.gram = g.gram)) "
+            f"INSERT INTO {table} AS g (customer_id, gram, updated_at) SELECT * FROM v "
+            "ON CONFLICT (customer_id, gram) DO UPDATE SET updated_at = EXCLUDED.updated_at "
+            "WHERE g.updated_at IS DISTINCT FROM EXCLUDED.updated_at",
+            [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], ids])
+
+
 def customer_index(ids: Iterable[int]) -> None:
-    """Recompute the search tokens of these customers (call after any change)."""
-    customers = Customer.objects.filter(pk__in=list(ids)).only(
-        "name", "short_name", "phone", "email", "credit_code", "owner", "department", "region")
+    """Recompute the search tokens and the name grams of these customers (call after any
+    change)."""
+    ids = list(ids)
+    customers = list(Customer.objects.filter(pk__in=ids).only(
+        "name", "short_name", "phone", "email", "credit_code", "owner", "department", "region", "updated_at"))
     _write(Customer._meta.db_table, [(c.pk, customer_tokens(c)) for c in customers])
+    _write_name_grams(ids, customers)
+
+
+def customer_name_grams_refresh(cursor, ids: list[int]) -> None:
+    """Rewrite the CustomerNameGram rows of these customers from their stored ``b:`` tokens
+    and update time (writers that put the tokens in by SQL: the import)."""
+    if not ids:
+        return
+    customer_table, table = Customer._meta.db_table, CustomerNameGram._meta.db_table
+    cursor.execute(f"DELETE FROM {table} WHERE customer_id = ANY(%s::bigint[])", [ids])
+    cursor.execute(
+        f"INSERT INTO {table} (customer_id, gram, updated_at) "
+        f"SELECT c.id, {_NAME_GRAM_SQL}, c.updated_at FROM {customer_table} AS c "
+        "CROSS JOIN LATERAL unnest(tsvector_to_array(c.search_vector)) AS t "
+        "WHERE c.id = ANY(%s::bigint[]) AND t LIKE 'b:__' ON CONFLICT (customer_id, gram) DO NOTHING", [ids])
+
+
+def customer_name_grams_fill(cursor, *, after: int, batch: int) -> int | None:
+    """Write the CustomerNameGram rows of the ``batch`` customers after id ``after`` from their
+    stored ``b:`` tokens (a migration, the benchmark generator); returns the last id done,
+    None when there are no more customers. One INSERT ... SELECT."""
+    customer_table, table = Customer._meta.db_table, CustomerNameGram._meta.db_table
+    cursor.execute(f"SELECT max(id) FROM (SELECT id FROM {customer_table} WHERE id > %s ORDER BY id LIMIT %s) AS b",
+                   [after, batch])
+    last = cursor.fetchone()[0]
+    if last is None:
+        return None
+    cursor.execute(
+        f"INSERT INTO {table} (customer_id, gram, updated_at) "
+        f"SELECT c.id, {_NAME_GRAM_SQL}, c.updated_at FROM {customer_table} AS c "
+        "CROSS JOIN LATERAL unnest(tsvector_to_array(c.search_vector)) AS t "
+        "WHERE c.id > %s AND c.id <= %s AND t LIKE 'b:__' ON CONFLICT (customer_id, gram) DO NOTHING",
+        [after, last])
+    return last
 
 
 _FOUR_DIGITS = re.compile(r"[0-9]{4}")
@@ -637,11 +711,64 @@ def search_customers(*, qs, parsed: ParsedQuery, limit: int = 20, actor=None) ->
                     qs.exclude(pk__in=ids).order_by("-updated_at", "-id"),
                     ["pk", "search_vector", "name", "short_name", "phone_digits", "credit_code"], parsed,
                     limit - len(ids), customer=True)
+        gram = _name_gram_of(parsed)
+        if len(ids) < limit and gram is not None:
+            # two characters many customers share (a brand): their newest from CustomerNameGram
+            more, complete = _newest_by_name_gram(qs, parsed, gram, ids, limit - len(ids), actor)
+            ids += more
+            if complete:
+                return _in_order(qs, ids)
         if len(ids) < limit:
             # sparse among the newest: all matches through the GIN index, newest first
             rest = matches.exclude(pk__in=ids).order_by("-updated_at", "-id").values_list("pk", flat=True)
             ids += list(rest[:limit - len(ids)])
     return _in_order(qs, ids)
+
+
+GRAM_WALK_LIMIT = 20000  # CustomerNameGram entries read at most before the GIN index is asked
+
+
+def _name_gram_of(parsed: ParsedQuery) -> int | None:
+    """The CustomerNameGram.gram of a name query of exactly two characters (None otherwise)."""
+    if parsed.kind == "name" and len(parsed.text) == 2 and parsed.tokens == (f"b:{parsed.text}",):
+        return name_gram(parsed.text)
+    return None
+
+
+def _newest_by_name_gram(qs, parsed: ParsedQuery, gram: int, seen: list[int], limit: int,
+                         actor) -> tuple[list[int], bool]:
+    """Up to ``limit`` of the newest customers in ``qs`` whose name or short name holds the two
+    characters of ``parsed`` (not in ``seen``), walking one range of CustomerNameGram's
+    ``customer_name_gram_newest`` index in steps; each step's ids are checked through ``qs``
+    (scope, merged customers, the real name). The first step is sized by the share of the
+    tenant the actor's scope covers (planner statistics), so a manager of a region needs one
+    or two steps too. Returns the ids and whether the walk reached the end of the range (then
+    there are no other matches)."""
+    share = 1.0
+    terms = _scope_terms(actor)
+    if terms:
+        freqs, minfreq, _rows = _token_stats(Customer._meta.db_table)
+        share = min(1.0, max(0.02, sum(freqs.get(t, minfreq) for t in terms)))
+    step = int(min(max(2 * limit / share, 2 * limit), 2000))
+    table = CustomerNameGram._meta.db_table
+    cond = Q(name__icontains=parsed.text) | Q(short_name__icontains=parsed.text)
+    skip, found, walked = set(seen), [], 0
+    while walked < GRAM_WALK_LIMIT:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT customer_id FROM {table} WHERE gram = %s "
+                           "ORDER BY updated_at DESC, customer_id DESC LIMIT %s OFFSET %s", [gram, step, walked])
+            entries = [row[0] for row in cursor.fetchall()]
+        walked += step
+        batch = [pk for pk in entries if pk not in skip]
+        if batch:
+            visible = set(qs.filter(cond, pk__in=batch).values_list("pk", flat=True))
+            found += [pk for pk in batch if pk in visible][:limit - len(found)]
+        if len(found) >= limit:
+            return found, False
+        if len(entries) < step:
+            return found, True  # the end of the range: there are no other matches
+        step = min(step * 2, 4000)
+    return found, False
 
 
 def _phone_gram(parsed: ParsedQuery) -> int | None:

@@ -524,7 +524,8 @@ def _copy(raw, table: str, columns, lines, batch_bytes: int = 4 << 20) -> None:
             copy.write(buf.getvalue())
 
 
-TABLES = ("customers_customer", "customers_contact", "customers_contactphonegram", "activities_activity",
+TABLES = ("customers_customer", "customers_contact", "customers_contactphonegram", "customers_customernamegram",
+          "activities_activity",
           "activities_activity_participants")
 GRAM_BATCH = 50000  # contacts per statement filling customers_contactphonegram
 
@@ -589,6 +590,14 @@ def load(tenant, customers: int, contacts: int, activities: int = 0, seed: int =
         while after is not None:
             after = contact_phone_grams_fill(cursor, after=after, batch=GRAM_BATCH)
     timings["contact phone grams"] = time.perf_counter() - started
+    # The customers' name grams (CustomerNameGram) from their b: tokens, likewise.
+    from crm.customers.search import customer_name_grams_fill
+
+    started, after = time.perf_counter(), 0
+    with connection.cursor() as cursor:
+        while after is not None:
+            after = customer_name_grams_fill(cursor, after=after, batch=GRAM_BATCH)
+    timings["customer name grams"] = time.perf_counter() - started
     if activities:
         started = time.perf_counter()
         participants: list[tuple[int, int]] = []
@@ -603,7 +612,7 @@ def load(tenant, customers: int, contacts: int, activities: int = 0, seed: int =
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = DEFAULT")
         for table in TABLES:
-            if table == "customers_contactphonegram":
+            if table in ("customers_contactphonegram", "customers_customernamegram"):
                 continue  # no id column (the primary key is (contact, gram))
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('\"{schema}\".{table}', 'id'), "
                            f"(SELECT coalesce(max(id), 1) FROM \"{schema}\".{table}))")

@@ -101,6 +101,14 @@ def test_csv_import_dry_run_then_task_with_audit_search_and_owner(
         found = search.search_customers(qs=selectors.customer_list_visible_to(actor=people["manager"]),
                                         parsed=search.parse_query("云栖"))
         assert [c.pk for c in found] == [yunqi.pk]
+        # the imported customers' name grams are written too (the common two-character path)
+        for customer in Customer.objects.filter(pk__in=[yunqi.pk, ningbo.pk]):
+            assert set(search.CustomerNameGram.objects.filter(customer=customer).values_list("gram", flat=True)) \
+                == search.customer_name_grams(customer.name, customer.short_name)
+        found, complete = search._newest_by_name_gram(
+            selectors.customer_list_visible_to(actor=people["manager"]), search.parse_query("云栖"),
+            search.name_gram("云栖"), [], 5, people["manager"])
+        assert found == [yunqi.pk] and complete
 
     report = api.get(f"/api/v1/customers/imports/{job['id']}/errors.csv")
     assert report.status_code == 200 and report["Content-Type"].startswith("text/csv")

@@ -479,3 +479,116 @@ def test_the_migration_fill_writes_what_the_contact_index_writes(tenant_a, peopl
                 after = search.contact_phone_grams_fill(cursor, after=after, batch=3)
                 batches += 1
         assert batches >= 3 and _gram_rows(ids) == written
+
+
+# -- two characters many customers share: CustomerNameGram -----------------------------------------
+def _name_gram_rows(customer_ids):
+    from crm.customers.models import CustomerNameGram
+
+    return sorted(CustomerNameGram.objects.filter(customer_id__in=customer_ids)
+                  .values_list("customer_id", "gram", "updated_at"))
+
+
+@pytest.fixture
+def brand_customers(tenant_a, people, new_customer, in_tenant):
+    """Twelve customers with the brand 徐工 in their names: the salesperson's, a colleague's,
+    one in the middle of its name, one only in its short name; and others without it."""
+    sales, sales2 = people["sales"], people["sales2"]
+    made = []
+    for i in range(8):
+        made.append(new_customer(tenant_a, sales if i % 2 else sales2, f"江苏徐工{i}号机械有限公司"))
+    made.append(new_customer(tenant_a, sales, "徐州工程机械"))  # 徐 and 工 apart: no match
+    made.append(new_customer(tenant_a, sales, "重庆山城机械有限公司", short_name="徐工重庆"))
+    made.append(new_customer(tenant_a, sales2, "杭州徐工科技有限公司"))
+    made.append(new_customer(tenant_a, sales, "苏州工业徐工配件厂"))
+    return made
+
+
+def test_name_grams_are_the_customer_bigrams_in_python_and_in_sql(tenant_a, brand_customers, in_tenant):
+    from django.db import connection
+
+    from crm.customers.models import Customer, CustomerNameGram
+
+    ids = [c.pk for c in brand_customers]
+    with in_tenant(tenant_a):
+        written = _name_gram_rows(ids)
+        for customer in Customer.objects.filter(pk__in=ids):
+            mine = {r[1] for r in written if r[0] == customer.pk}
+            assert mine == search.customer_name_grams(customer.name, customer.short_name)
+            assert {r[2] for r in written if r[0] == customer.pk} == {customer.updated_at}
+        assert search.name_gram("徐工") in {r[1] for r in written}
+        assert search.name_gram("ab") != search.name_gram("ba")
+        assert -2 ** 31 <= search.name_gram("\U00020000\uffff") < 2 ** 31  # beyond the plane: still an int4
+        CustomerNameGram.objects.filter(customer_id__in=ids).delete()
+        after, batches = min(ids) - 1, 0
+        with connection.cursor() as cursor:
+            while after is not None and after < max(ids):
+                after = search.customer_name_grams_fill(cursor, after=after, batch=4)
+                batches += 1
+        assert batches >= 3 and _name_gram_rows(ids) == written
+
+
+def test_the_name_grams_follow_the_customer(tenant_a, people, brand_customers, in_tenant):
+    from crm.customers.models import Customer
+    from crm.customers.services import customer_update
+
+    customer = brand_customers[0]
+    with in_tenant(tenant_a):
+        customer_update(actor=people["exec"], customer_id=customer.pk, data={"name": "南京重工集团"})
+        updated = Customer.objects.get(pk=customer.pk)
+        rows = _name_gram_rows([customer.pk])
+        assert {r[1] for r in rows} == search.customer_name_grams("南京重工集团", updated.short_name)
+        assert search.name_gram("徐工") not in {r[1] for r in rows}
+        assert {r[2] for r in rows} == {updated.updated_at}
+
+
+@pytest.mark.parametrize("who", ["sales", "sales2", "manager", "exec"])
+def test_a_common_two_character_query_lists_the_newest_matches_from_the_name_grams(
+        tenant_a, people, brand_customers, in_tenant, monkeypatch, who):
+    """Above RARE_LIMIT matches and with few matches among the newest customers, the newest
+    matches come from CustomerNameGram: the same rows, in the same order, as the GIN index
+    sorted by update time, within the actor's scope; the GIN fallback is not needed."""
+    from django.db.models import Q
+
+    from crm.customers import selectors
+    from crm.customers.models import Customer
+
+    actor = people[who]
+    monkeypatch.setattr(search, "RARE_LIMIT", 2)
+    monkeypatch.setattr(search, "NEWEST_WINDOW", 1)
+    walks = []
+    real = search._newest_by_name_gram
+    monkeypatch.setattr(search, "_newest_by_name_gram", lambda *a: walks.append(a[2]) or real(*a))
+    with in_tenant(tenant_a):
+        qs = selectors.customer_list_visible_to(actor=actor)
+        parsed = search.parse_query("徐工")
+        expected = list(qs.filter(pk__in=[c.pk for c in brand_customers if c.name != "徐州工程机械"])
+                        .order_by("-updated_at", "-id").values_list("pk", flat=True))
+        for limit in (3, 20):
+            found = [c.pk for c in search.search_customers(qs=qs, parsed=parsed, limit=limit, actor=actor)]
+            # the newest walk (a window of one) finds the newest, the name grams the rest
+            assert found == expected[:limit]
+        assert walks and set(walks) == {search.name_gram("徐工")}
+        everything = set(Customer.objects.filter(Q(name__contains="徐工") | Q(short_name__contains="徐工"))
+                         .values_list("pk", flat=True))
+        assert (brand_customers[9].pk in found) == (brand_customers[9].pk in expected)  # 徐工 only in the short name
+        if who in ("sales", "sales2"):
+            assert set(found) < everything  # a salesperson never sees a colleague's customer
+
+
+def test_the_name_gram_walk_stops_at_the_end_of_the_range_and_checks_real_names(
+        tenant_a, people, brand_customers, in_tenant):
+    from crm.customers import selectors
+
+    executive = people["exec"]
+    with in_tenant(tenant_a):
+        qs = selectors.customer_list_visible_to(actor=executive)
+        parsed = search.parse_query("徐工")
+        found, complete = search._newest_by_name_gram(qs, parsed, search.name_gram("徐工"), [], 50, executive)
+        assert complete and len(found) == 11  # not 徐州工程机械
+        first, complete = search._newest_by_name_gram(qs, parsed, search.name_gram("徐工"), [], 3, executive)
+        assert not complete and first == found[:3]
+        skipped, _ = search._newest_by_name_gram(qs, parsed, search.name_gram("徐工"), found[:2], 3, executive)
+        assert skipped == found[2:5]
+        assert search._name_gram_of(search.parse_query("徐工集团")) is None
+        assert search._name_gram_of(search.parse_query("x")) is None
