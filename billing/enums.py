@@ -23,3 +23,18 @@ class StripeEventStatus(models.TextChoices):
     IGNORED = "ignored", _("已忽略")  # an event type we do not act on
     FLAGGED = "flagged", _("待核查")  # e.g. for a Stripe customer we do not know
     FAILED = "failed", _("处理失败")
+
+
+# The single source of truth for the subscription's lifecycle moves (billing.services._move).
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    BillingStatus.INCOMPLETE: {BillingStatus.TRIALING, BillingStatus.ACTIVE, BillingStatus.PAST_DUE,
+                               BillingStatus.CANCELLED, BillingStatus.CLOSED},
+    BillingStatus.TRIALING: {BillingStatus.ACTIVE, BillingStatus.PAST_DUE, BillingStatus.CANCELLED},
+    BillingStatus.ACTIVE: {BillingStatus.TRIALING, BillingStatus.PAST_DUE, BillingStatus.CANCELLED},
+    BillingStatus.PAST_DUE: {BillingStatus.ACTIVE, BillingStatus.TRIALING, BillingStatus.SUSPENDED,
+                             BillingStatus.CANCELLED},
+    BillingStatus.SUSPENDED: {BillingStatus.ACTIVE, BillingStatus.TRIALING, BillingStatus.CANCELLED,
+                              BillingStatus.CLOSED},
+    BillingStatus.CANCELLED: {BillingStatus.ACTIVE, BillingStatus.TRIALING, BillingStatus.CLOSED},
+    BillingStatus.CLOSED: set(),
+}

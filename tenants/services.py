@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -223,6 +224,10 @@ def tenant_provision(*, tenant_id: int, demo_password: str | None = None) -> Ten
             _event(tenant, TenantEventKind.PROVISIONED, from_status=previous,
                    to_status=TenantStatus.ACTIVE, seconds=round(time.perf_counter() - started, 3),
                    clone=method)
+            # Its subscription: a trial, the one Checkout paid for, or complimentary (demo).
+            from billing.services import subscription_on_provisioned
+
+            subscription_on_provisioned(tenant_id=tenant.pk, demo=bool(payload.get("demo")))
     except Exception as exc:
         # The transaction rolled back: the cloned schema and every row in it are gone.
         connection.set_schema_to_public()
@@ -297,6 +302,59 @@ def tenant_set_status(*, tenant_id: int, status: str, reason: str = "", actor: s
     _event(tenant, TenantEventKind.STATUS_CHANGED, actor=actor, from_status=before,
            to_status=status, reason=reason)
     transaction.on_commit(lambda: tenant_cache_forget(tenant))
+    return tenant
+
+
+ABANDONED_SIGNUP_HOURS = 25  # Stripe Checkout sessions expire after 24 hours
+
+
+def tenant_signups_abandoned_close(*, now=None) -> int:
+    """Close the paid sign-ups that never paid (awaiting payment for longer than a Checkout
+    session lives) and free their subdomain: the row is kept, with its history, under a slug
+    and schema name no sign-up can ask for (sign-up slugs never hold "--"), and its domain goes.
+    Returns how many were closed."""
+    cutoff = (now or timezone.now()) - timedelta(hours=ABANDONED_SIGNUP_HOURS)
+    closed = 0
+    for pk in list(Tenant.objects.filter(status=TenantStatus.AWAITING_PAYMENT, created_at__lt=cutoff)
+                   .values_list("pk", flat=True)):
+        with transaction.atomic():
+            tenant = Tenant.objects.select_for_update().get(pk=pk)
+            if tenant.status != TenantStatus.AWAITING_PAYMENT:
+                continue
+            released = tenant.slug
+            tenant.slug = f"{released}--unpaid-{tenant.pk}"[:63]
+            tenant.schema_name = f"{tenant.schema_name}__unpaid_{tenant.pk}"[:63]
+            tenant.status = TenantStatus.CLOSED
+            tenant.status_reason = _("注册后未完成付款，已关闭")
+            tenant.provisioning_payload = {}  # the admin's password hash is not kept
+            tenant.save(update_fields=["slug", "schema_name", "status", "status_reason",
+                                       "provisioning_payload", "updated_at"])
+            hosts = list(tenant.domains.values_list("domain", flat=True))
+            tenant_cache_forget(tenant)  # while its domains still name the cached hosts
+            tenant.domains.all().delete()
+            _event(tenant, TenantEventKind.STATUS_CHANGED, from_status=TenantStatus.AWAITING_PAYMENT,
+                   to_status=TenantStatus.CLOSED, reason="unpaid sign-up", released_slug=released,
+                   domains=hosts)
+        closed += 1
+    return closed
+
+
+def tenant_event_record(*, tenant_id: int, kind: str, actor: str = "system", from_status: str = "",
+                        to_status: str = "", **detail) -> TenantEvent:
+    """Record one event in a tenant's history (billing and the console record theirs here)."""
+    return TenantEvent.objects.create(tenant_id=tenant_id, kind=kind, actor=actor[:200],
+                                      from_status=from_status, to_status=to_status, detail=detail)
+
+
+@transaction.atomic
+def tenant_plan_code_set(*, tenant_id: int, plan_code: str) -> Tenant:
+    """Keep ``Tenant.plan_code`` equal to the subscription's plan (billing calls this; the plan
+    change itself is recorded by billing as a plan_changed event)."""
+    tenant = Tenant.objects.select_for_update().get(pk=tenant_id)
+    if tenant.plan_code != plan_code:
+        tenant.plan_code = plan_code
+        tenant.save(update_fields=["plan_code", "updated_at"])
+        transaction.on_commit(lambda: tenant_cache_forget(tenant))
     return tenant
 
 

@@ -49,7 +49,7 @@ def test_provisioning_clones_the_template_and_sets_up_the_mode(tenant_env, uniqu
         assert [s["key"] for s in config.pipeline_stages["standard"]][:2] == ["qualify", "quote"]
         assert config.approval_policies["standard"][1]["role"] == "finance"
     kinds = list(TenantEvent.objects.filter(tenant=tenant).values_list("kind", flat=True))
-    assert set(kinds) == {"provisioning_requested", "provisioned"}
+    assert set(kinds) == {"provisioning_requested", "provisioned", "billing_status_changed"}
 
 
 def test_each_tenant_starts_empty_and_separate(tenant_env, unique_slug):

@@ -61,6 +61,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "args": ("partners.deals_expire",),
     },
+    # Billing (public schema, not fanned out): trials ending, grace and retention periods.
+    "billing-dunning-run": {
+        "task": "billing.dunning_run",
+        "schedule": 3600.0,
+    },
     "tenants-usage-report": {
         "task": "tenants.fan_out",
         "schedule": 3600.0,

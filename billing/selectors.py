@@ -1,0 +1,86 @@
+"""Read-side queries over plans, subscriptions, invoices and Stripe events (public schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django_tenants.utils import schema_context
+
+from .enums import BillingStatus
+from .models import Invoice, Plan, StripeEvent, Subscription
+
+
+def plan_list_public() -> QuerySet[Plan]:
+    return Plan.objects.filter(is_active=True, is_public=True)
+
+
+def plan_get(code: str) -> Plan | None:
+    return Plan.objects.filter(code=code, is_active=True).first()
+
+
+def plan_for_price(price_id: str) -> tuple[str, str] | None:
+    """(plan code, interval) of a Stripe price id, from settings.STRIPE_PRICE_IDS."""
+    if not price_id:
+        return None
+    for key, value in settings.STRIPE_PRICE_IDS.items():
+        if value and value == price_id:
+            code, _sep, interval = key.rpartition("_")
+            return code, interval
+    return None
+
+
+def subscription_get(tenant_id: int) -> Subscription | None:
+    return Subscription.objects.select_related("plan").filter(tenant_id=tenant_id).first()
+
+
+def subscription_for_stripe(*, subscription_id: str = "", customer_id: str = "") -> Subscription | None:
+    if subscription_id:
+        found = Subscription.objects.filter(stripe_subscription_id=subscription_id).first()
+        if found is not None:
+            return found
+    if customer_id:
+        return Subscription.objects.filter(stripe_customer_id=customer_id).first()
+    return None
+
+
+def subscriptions_with_stripe() -> QuerySet[Subscription]:
+    return (Subscription.objects.exclude(stripe_subscription_id="")
+            .select_related("tenant", "plan").order_by("pk"))
+
+
+def subscriptions_due_for_dunning(now: datetime) -> QuerySet[Subscription]:
+    """Candidates for a time-based move (the service decides, row by row, under a lock)."""
+    from django.db.models import Q
+
+    return Subscription.objects.filter(
+        Q(status=BillingStatus.TRIALING, trial_ends_at__lte=now)
+        | Q(status=BillingStatus.PAST_DUE)
+        | Q(status=BillingStatus.CANCELLED, closes_at__lte=now)
+        | Q(status__in=[BillingStatus.TRIALING, BillingStatus.ACTIVE], cancel_at_period_end=True,
+            stripe_subscription_id="")
+    ).order_by("pk")
+
+
+def invoice_list(tenant_id: int) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(tenant_id=tenant_id)
+
+
+def stripe_event_list(*, tenant_id: int | None = None, status: str | None = None) -> QuerySet[StripeEvent]:
+    qs = StripeEvent.objects.all()
+    if tenant_id is not None:
+        qs = qs.filter(tenant_id=tenant_id)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def tenant_admin_emails(schema_name: str) -> list[str]:
+    """The active tenant admins of a tenant (users holding the tenant_admin role there)."""
+    from crm.org.enums import SystemRole
+    from crm.org.models import User
+
+    with schema_context(schema_name):
+        return list(User.staff.filter(is_active=True, roles__code=SystemRole.TENANT_ADMIN)
+                    .order_by("email").values_list("email", flat=True).distinct())
