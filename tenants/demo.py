@@ -116,6 +116,11 @@ def demo_tenants_ensure(*, password: str = DEMO_PASSWORD) -> list[Tenant]:
 
                 tenant = tenant_provision(tenant_id=tenant.pk, demo_password=password)
         if tenant.status == "active":
+            # demo tenants run on the top plan without charge (made at provisioning; this
+            # covers demo tenants created before billing existed)
+            from billing.services import subscription_on_provisioned
+
+            subscription_on_provisioned(tenant_id=tenant.pk, demo=True)
             demo_customers_ensure(tenant)
             if "catalog" in getattr(MODES.get(tenant.primary_mode or ""), "modules", ()):
                 from django_tenants.utils import schema_context
@@ -161,3 +166,21 @@ def demo_logins(tenants: list[Tenant], *, password: str = DEMO_PASSWORD) -> list
         # the partner portal: its own login page under the tenant's URL
         logins.append(DemoLogin(f"{url}portal/", "partner_admin", partner_demo.admin_email(domain), password))
     return logins
+
+
+DEMO_OPERATOR_EMAIL = "operator@example.com"
+
+
+def demo_operator_ensure(*, password: str = DEMO_PASSWORD) -> str:
+    """A demo platform operator (a public-schema staff user) for the console; the console asks
+    them to enrol a TOTP authenticator at their first sign-in. Returns the email."""
+    from django_tenants.utils import get_public_schema_name, schema_context
+
+    from crm.org.models import User
+
+    with schema_context(get_public_schema_name()):
+        if not User.objects.filter(email=DEMO_OPERATOR_EMAIL).exists():
+            User.objects.create_user(email=DEMO_OPERATOR_EMAIL, password=password, full_name="平台运营（演示）",
+                                     is_staff=True, is_superuser=True)
+    return DEMO_OPERATOR_EMAIL
+

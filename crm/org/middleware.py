@@ -51,7 +51,7 @@ class LanguageMiddleware:
 
 
 PORTAL_PREFIXES = ("/portal/", "/api/v1/portal/")
-PARTNER_ALSO_ALLOWED = ("/i18n/setlang/", "/static/", "/health")
+PARTNER_ALSO_ALLOWED = ("/i18n/setlang/", "/static/", "/health", "/support-access/")
 
 
 class PartnerBoundaryMiddleware:

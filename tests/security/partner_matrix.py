@@ -21,7 +21,11 @@ PORTAL_PUBLIC = {"portal:login", "portal:logout", "portal:password-reset", "port
 # Staff URLs anonymous callers may open too (a partner's token there must get no more than that).
 STAFF_PUBLIC = {"org:login", "org:logout", "org:password-reset", "org:password-reset-done",
                 "org:password-reset-confirm", "org:password-reset-complete", "api-auth-token", "api-schema",
-                "api-docs", "set-language"}
+                "api-docs", "set-language", "org:support-access", "org:support-access-end"}
+# Outside the portal, URLs a partner user's session still reaches: the language switch, and the
+# operator's support access (entering needs the console's one-time token; ending ends only the
+# caller's own support session).
+PARTNER_SHARED = {"set-language", "org:support-access", "org:support-access-end"}
 
 # kwarg of a portal URL -> the kind of partner-owned object it names (World.objects[kind]).
 # A portal URL with a kwarg missing here fails the matrix: add the kind to the table and to

@@ -50,7 +50,11 @@ def test_admin_is_absent_on_tenant_hosts_and_present_on_public(web):
     assert web.get("/admin/").status_code == 404
     assert web.get("/admin/login/").status_code == 404
     public = Client(HTTP_HOST="localhost")
-    assert public.get("/admin/login/").status_code == 200
+    response = public.get("/admin/login/")  # operators sign in through the console, with TOTP
+    assert response.status_code == 302 and response["Location"] == "/console/login/?next=/admin/"
+    response = public.post("/admin/login/", {"username": "x@y.cn", "password": "nope"})
+    assert response.status_code == 302 and response["Location"].startswith("/console/login/")
+    assert public.get("/admin/").status_code == 302  # the console's guard, not the admin's form
 
 
 def test_healthz_on_public_tenant_and_unknown_hosts(tenant_a, web):

@@ -8,6 +8,8 @@ register = template.Library()
 
 ACTION_LABELS = {
     "create": _("创建"),
+    "support_start": _("客服代登录开始"),
+    "support_end": _("客服代登录结束"),
     "update": _("修改"),
     "delete": _("删除"),
     "bulk_update": _("批量修改"),

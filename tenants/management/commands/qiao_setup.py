@@ -1,7 +1,7 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from tenants.demo import DEMO_PASSWORD, demo_logins, demo_tenants_ensure
+from tenants.demo import DEMO_PASSWORD, demo_logins, demo_operator_ensure, demo_tenants_ensure
 from tenants.services import tenant_public_ensure, tenant_template_ensure
 
 
@@ -25,3 +25,6 @@ class Command(BaseCommand):
             self.stdout.write("Demo logins (one per line):")
             for login in demo_logins(tenants, password=demo_password):
                 self.stdout.write(f"  {login.url}  {login.role:<20} {login.email:<36} password: {login.password}")
+            operator = demo_operator_ensure(password=demo_password)
+            self.stdout.write(f"  /console/login/ on the public host  {'operator':<20} {operator:<36} "
+                              f"password: {demo_password}  (enrol a TOTP app at the first sign-in)")
