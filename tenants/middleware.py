@@ -16,7 +16,10 @@ from .selectors import tenant_for_host
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 # Writes a suspended tenant still accepts: signing in and out, choosing a language.
-SUSPENDED_WRITE_EXEMPT = ("/login/", "/logout/", "/api/v1/auth/token", "/i18n/", "/password-reset/")
+# A suspended (unpaid or cancelled) tenant can still sign in, and its admin can still pay,
+# resubscribe and export its data from the billing page; an operator's support session ends.
+SUSPENDED_WRITE_EXEMPT = ("/login/", "/logout/", "/api/v1/auth/token", "/i18n/", "/password-reset/",
+                          "/settings/billing/", "/support-access/")
 
 
 def _wants_json(request) -> bool:

@@ -23,6 +23,7 @@ PASSWORD = "Test-pass-2026"
 def tenant_env(django_db_setup, django_db_blocker):
     """Two live tenants with demo staff: ``alpha`` (standard product) and ``beta``
     (complex project sales), committed once for the whole session."""
+    from billing.services import subscription_on_provisioned
     from tenants.services import tenant_create, tenant_public_ensure, tenant_template_ensure
 
     with django_db_blocker.unblock():
@@ -35,6 +36,9 @@ def tenant_env(django_db_setup, django_db_blocker):
                 admin_email=f"admin@{slug}.test", admin_name=f"{slug} admin",
                 admin_password=PASSWORD, demo=True, demo_password=PASSWORD)
             assert tenant.status == "active", tenant.provisioning_error
+            # Demo tenants are on the top plan, free (billing); a database kept from before
+            # subscriptions existed gets one too, so plan limits never surprise other tests.
+            subscription_on_provisioned(tenant_id=tenant.pk, demo=True)
             made[slug] = tenant
         connection.set_schema_to_public()
     return made
@@ -58,11 +62,13 @@ def _public_schema_after_each_test():
 
 @pytest.fixture(autouse=True)
 def _forget_cached_tenants():
-    """Host lookups are cached in Redis, which the test transaction does not roll back."""
+    """Host lookups and tenants' plans (billing.entitlements) are cached in Redis, which the
+    test transaction does not roll back."""
     yield
     try:
         client = cache._cache.get_client(write=True)
-        keys = list(client.scan_iter(match="*tenant-by-host:*", count=500))
+        keys = [key for pattern in ("*tenant-by-host:*", "*billing-entitlements*")
+                for key in client.scan_iter(match=pattern, count=500)]
         if keys:
             client.delete(*keys)
     except Exception:  # Redis down: the tests that need it will say so

@@ -20,6 +20,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
+from billing.entitlements import staff_seats_check
 from crm.audit.services import audit_diff, audit_record, audit_snapshot
 
 from .enums import SYSTEM_ROLE_DEFAULTS, Permission, Scope, SystemRole
@@ -195,7 +196,8 @@ def staff_create(*, actor: User | None, email: str, full_name: str, role_codes: 
                  department_id: int | None = None, region_id: int | None = None, title: str = "",
                  phone: str = "", language: str = "", password: str | None = None,
                  password_hash: str | None = None) -> User:
-    """Create a staff member. ``actor`` None means the system (provisioning, demo data)."""
+    """Create a staff member. ``actor`` None means the system (provisioning, demo data), which
+    the plan's seat limit does not bind; a person creating staff is held to it."""
     if actor is not None and not can_manage_staff(actor):
         raise PermissionDenied(_("你没有管理员工的权限。"))
     email = _clean_email(email)
@@ -208,6 +210,8 @@ def staff_create(*, actor: User | None, email: str, full_name: str, role_codes: 
         if User.objects.filter(email=email).exists():
             raise ValidationError({"email": _("邮箱 %(email)s 已被其他员工使用。") % {"email": email}})
         roles = _roles_from_codes(role_codes)
+        if actor is not None:
+            staff_seats_check(1, actor=actor)
         user = User(email=email, full_name=full_name, title=title.strip(), phone=phone.strip(),
                     language=language, invited_by=actor,
                     department=_node_or_error(Department, department_id, "department"),
@@ -327,6 +331,7 @@ def staff_reactivate(*, actor: User, user_id: int) -> User:
     user = User.staff.select_for_update().get(pk=user_id)
     if user.is_active:
         return user
+    staff_seats_check(1, actor=actor)
     user.is_active = True
     user.deactivated_at = None
     user.version = F("version") + 1

@@ -23,3 +23,12 @@ def org_usage_report_task() -> dict:
     last_login = figures.pop("last_login")
     tenant_usage_record(schema_name=connection.schema_name, usage=figures, last_activity_at=last_login)
     return figures
+
+
+@shared_task(name="org.data_export", soft_time_limit=1800, time_limit=1900, max_retries=2,
+             default_retry_delay=60, acks_late=True)
+def org_data_export_task(requested_by_id: int, base_url: str = "") -> str:
+    """The tenant's full data export (crm.org.data_export), in this tenant's schema."""
+    from .data_export import data_export_build
+
+    return data_export_build(requested_by_id=requested_by_id, base_url=base_url).name

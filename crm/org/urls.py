@@ -1,10 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
-from . import views
+from . import support_access, views, views_billing
 
 app_name = "org"
 
 urlpatterns = [
+    *support_access.urlpatterns,  # /support-access/ (console operators acting as a user)
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password-reset"),
@@ -18,4 +19,5 @@ urlpatterns = [
     path("staff/<int:user_id>/reactivate/", views.staff_set_active, {"active": True}, name="staff-reactivate"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/modes/enable/", views.mode_enable, name="mode-enable"),
+    path("settings/billing/", include(views_billing.urlpatterns)),
 ]

@@ -186,7 +186,9 @@ ADMIN_LINKS = (
 
 
 def _admin_links(user) -> list[tuple[str, str]]:
-    links = []
+    from .permissions import is_tenant_admin
+
+    links = [(reverse("org:billing"), str(gettext_lazy("套餐与账单")))] if is_tenant_admin(user) else []
     for url_name, label, permission in ADMIN_LINKS:
         if not user.has_qiao_perm(permission):
             continue

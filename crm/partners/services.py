@@ -17,6 +17,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from billing.entitlements import partner_users_check
 from crm.audit.services import audit_diff, audit_record, audit_snapshot
 from crm.customers.services import customer_create, stage_choices
 from crm.inputs import clean_text, parse_decimal
@@ -355,6 +356,7 @@ def member_invite(*, actor, partner_id: int, email: str, full_name: str, role: s
     with transaction.atomic():
         if User.objects.filter(email=email).exists():
             raise ValidationError({"email": _("邮箱 %(email)s 已被使用。") % {"email": email}})
+        partner_users_check(1, actor=actor)
         user = User.objects.create_user(email=email, password=password, full_name=full_name,
                                         phone=(phone or "").strip(), language=language, kind=UserKind.PARTNER,
                                         invited_by=actor)
@@ -408,6 +410,8 @@ def member_active_set(*, actor, partner_id: int, member_id: int, active: bool) -
             return member
         if not active and user.pk == actor.pk:
             raise ValidationError({"is_active": _("不能停用你自己的账号。")})
+        if active:
+            partner_users_check(1, actor=actor)
         if not active and member.role == MemberRole.ADMIN and not _admins_left(partner, without=member) \
                 and member_of(actor) is not None:
             raise ValidationError({"member": _("不能停用最后一位伙伴管理员。")})

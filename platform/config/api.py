@@ -22,6 +22,13 @@ def _django_validation_detail(exc: DjangoValidationError):
 def exception_handler(exc, context):
     from crm.org.services import StaleVersion
 
+    if isinstance(exc, DjangoValidationError) and getattr(exc, "code", None) == "plan_limit":
+        # billing.entitlements.EntitlementError: the plan's limit, with what a client needs to
+        # say so (the field keeps the message, as for any validation error)
+        body = {**_django_validation_detail(exc), "detail": str(exc), "code": "plan_limit",
+                "limit": getattr(exc, "limit", None), "used": getattr(exc, "used", None),
+                "plan": getattr(exc, "plan_code", "")}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_validation_detail(exc))
     elif isinstance(exc, StaleVersion):

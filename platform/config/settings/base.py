@@ -103,10 +103,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "crm.org.middleware.PartnerBoundaryMiddleware",
     "crm.org.middleware.LanguageMiddleware",
+    "billing.middleware.ModuleEntitlementMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "crm.audit.middleware.AuditContextMiddleware",
+    "crm.org.support_access.SupportAccessMiddleware",  # inside the audit context: tags "operator"
+    "console.middleware.ConsoleAdminGuardMiddleware",  # the admin needs the console's 2FA too
 ]
 
 TEMPLATES = [
@@ -122,6 +125,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.tenant",
                 "crm.org.context_processors.navigation",
+                "crm.org.support_access.support_banner",
             ],
         },
     }
