@@ -712,9 +712,11 @@ def search_customers(*, qs, parsed: ParsedQuery, limit: int = 20, actor=None) ->
                     ["pk", "search_vector", "name", "short_name", "phone_digits", "credit_code"], parsed,
                     limit - len(ids), customer=True)
         gram = _name_gram_of(parsed)
-        if len(ids) < limit and gram is not None:
-            # two characters many customers share (a brand): their newest from CustomerNameGram
-            more, complete = _newest_by_name_gram(qs, parsed, gram, ids, limit - len(ids), actor)
+        walk = _name_gram_walk(parsed, actor, limit) if gram is not None and len(ids) < limit else 0
+        if walk:
+            # two characters many customers in the scope share (a brand): their newest from
+            # CustomerNameGram
+            more, complete = _newest_by_name_gram(qs, parsed, gram, ids, limit - len(ids), actor, max_walk=walk)
             ids += more
             if complete:
                 return _in_order(qs, ids)
@@ -726,6 +728,33 @@ def search_customers(*, qs, parsed: ParsedQuery, limit: int = 20, actor=None) ->
 
 
 GRAM_WALK_LIMIT = 20000  # CustomerNameGram entries read at most before the GIN index is asked
+GRAM_MIN_MATCHES = 500  # fewer expected matches in the scope: the GIN index reads them faster
+
+
+def _scope_share(actor) -> float:
+    """The share of the tenant's customers the actor's scope covers, from the planner's
+    statistics of the scope tokens (1.0: sees everything)."""
+    terms = _scope_terms(actor)
+    if not terms:
+        return 1.0
+    freqs, minfreq, _rows = _token_stats(Customer._meta.db_table)
+    return min(1.0, max(0.001, sum(freqs.get(t, minfreq) for t in terms)))
+
+
+def _name_gram_walk(parsed: ParsedQuery, actor, limit: int) -> int:
+    """How many CustomerNameGram entries a two-character query may walk (0: do not walk).
+    Walking pays when the query matches many customers in the actor's scope: reading the newest
+    of them from the index beats reading and sorting every match (GIN). With few expected in
+    the scope (a salesperson's own customers), or where the scope holds fewer than expected
+    (北京 for a manager of 华东: names follow the region), the GIN index with the scope tokens
+    is the cheaper path, so the walk is skipped, or bounded by what a uniform spread would need
+    and then handed to the GIN index."""
+    freqs, _minfreq, rows = _token_stats(Customer._meta.db_table)
+    share = _scope_share(actor)
+    token = parsed.tokens[0] if parsed.tokens else ""
+    if token not in freqs or freqs[token] * rows * share < GRAM_MIN_MATCHES:
+        return 0
+    return int(min(GRAM_WALK_LIMIT, max(GRAM_MIN_MATCHES, 10 * limit / (share * 1.0))))
 
 
 def _name_gram_of(parsed: ParsedQuery) -> int | None:
@@ -736,7 +765,7 @@ def _name_gram_of(parsed: ParsedQuery) -> int | None:
 
 
 def _newest_by_name_gram(qs, parsed: ParsedQuery, gram: int, seen: list[int], limit: int,
-                         actor) -> tuple[list[int], bool]:
+                         actor, *, max_walk: int = GRAM_WALK_LIMIT) -> tuple[list[int], bool]:
     """Up to ``limit`` of the newest customers in ``qs`` whose name or short name holds the two
     characters of ``parsed`` (not in ``seen``), walking one range of CustomerNameGram's
     ``customer_name_gram_newest`` index in steps; each step's ids are checked through ``qs``
@@ -744,16 +773,12 @@ def _newest_by_name_gram(qs, parsed: ParsedQuery, gram: int, seen: list[int], li
     tenant the actor's scope covers (planner statistics), so a manager of a region needs one
     or two steps too. Returns the ids and whether the walk reached the end of the range (then
     there are no other matches)."""
-    share = 1.0
-    terms = _scope_terms(actor)
-    if terms:
-        freqs, minfreq, _rows = _token_stats(Customer._meta.db_table)
-        share = min(1.0, max(0.02, sum(freqs.get(t, minfreq) for t in terms)))
-    step = int(min(max(2 * limit / share, 2 * limit), 2000))
+    share = _scope_share(actor)
+    step = int(min(max(2 * limit / share, 2 * limit), 2000, max_walk))
     table = CustomerNameGram._meta.db_table
     cond = Q(name__icontains=parsed.text) | Q(short_name__icontains=parsed.text)
     skip, found, walked = set(seen), [], 0
-    while walked < GRAM_WALK_LIMIT:
+    while walked < max_walk:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT customer_id FROM {table} WHERE gram = %s "
                            "ORDER BY updated_at DESC, customer_id DESC LIMIT %s OFFSET %s", [gram, step, walked])
@@ -767,7 +792,7 @@ def _newest_by_name_gram(qs, parsed: ParsedQuery, gram: int, seen: list[int], li
             return found, False
         if len(entries) < step:
             return found, True  # the end of the range: there are no other matches
-        step = min(step * 2, 4000)
+        step = min(step * 2, 4000, max_walk - walked) or 1
     return found, False
 
 

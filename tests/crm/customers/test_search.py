@@ -558,7 +558,9 @@ def test_a_common_two_character_query_lists_the_newest_matches_from_the_name_gra
     monkeypatch.setattr(search, "NEWEST_WINDOW", 1)
     walks = []
     real = search._newest_by_name_gram
-    monkeypatch.setattr(search, "_newest_by_name_gram", lambda *a: walks.append(a[2]) or real(*a))
+    monkeypatch.setattr(search, "_newest_by_name_gram", lambda *a, **k: walks.append(a[2]) or real(*a, **k))
+    # the statistics of a small test tenant never call 徐工 common: say it is
+    monkeypatch.setattr(search, "_name_gram_walk", lambda *a: search.GRAM_WALK_LIMIT)
     with in_tenant(tenant_a):
         qs = selectors.customer_list_visible_to(actor=actor)
         parsed = search.parse_query("徐工")
@@ -592,3 +594,22 @@ def test_the_name_gram_walk_stops_at_the_end_of_the_range_and_checks_real_names(
         assert skipped == found[2:5]
         assert search._name_gram_of(search.parse_query("徐工集团")) is None
         assert search._name_gram_of(search.parse_query("x")) is None
+
+
+def test_the_name_gram_walk_is_taken_only_when_the_scope_holds_many_matches(monkeypatch, people, tenant_a, in_tenant):
+    """From the planner's statistics: a brand common in the tenant is walked for the executive
+    and for a manager of a large region, bounded by what a uniform spread needs; for a
+    salesperson's few customers (or an unknown token) the scoped GIN index is asked instead."""
+    rows = 1_000_000.0
+    freqs = {"b:徐工": 0.006, "b:北京": 0.06, f"sr:{people['manager'].region_id}": 0.3}
+    monkeypatch.setattr(search, "_token_stats", lambda table: (freqs, 0.0005, rows))
+    with in_tenant(tenant_a):
+        brand, beijing, rare = (search.parse_query(q) for q in ("徐工", "北京", "鑫鼎"))
+        assert search._name_gram_walk(brand, people["exec"], 20) == search.GRAM_MIN_MATCHES  # 10*20/1 < 500
+        manager = people["manager"]
+        assert search._scope_terms(manager) == [f"so:{manager.pk}", f"sr:{manager.region_id}"]
+        # 6,000 x 0.3 = 1,800 expected in the region: walk what a uniform spread needs for 20
+        assert search._name_gram_walk(brand, manager, 20) == int(10 * 20 / (0.3 + 0.0005))
+        assert search._name_gram_walk(brand, people["sales"], 20) == 0  # ~3 expected among their own
+        assert search._name_gram_walk(beijing, people["sales"], 20) == 0  # 60 expected: the GIN index
+        assert search._name_gram_walk(rare, people["exec"], 20) == 0  # not among the common tokens
