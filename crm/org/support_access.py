@@ -80,9 +80,29 @@ def support_token_read(token: str, *, schema_name: str) -> dict:
         raise SupportAccessRefused(_("客服代登录链接无效。"))
     if int(data.get("exp") or 0) <= time.time():
         raise SupportAccessRefused(_("这次客服代登录已到期。"))
+    if support_session_revoked(data.get("sid")):
+        raise SupportAccessRefused(_("这次客服代登录已被运营控制台撤销。"))
     if not cache.add(f"support-token-used:{data['n']}", 1, timeout=TOKEN_MAX_AGE * 2):
         raise SupportAccessRefused(_("客服代登录链接只能使用一次，请回到运营控制台重新发起。"))
     return data
+
+
+def _revoked_key(session_id) -> str:
+    return f"support-revoked:{session_id}"
+
+
+def support_session_revoked_set(*, session_id: int, schema_name: str) -> None:
+    """The console ended this support session: the tenant host signs it out at its next request
+    (kept a little longer than any support session can last). Cache keys carry the schema: the
+    mark is made in the tenant's, where the tenant host reads it."""
+    from django_tenants.utils import schema_context
+
+    with schema_context(schema_name):
+        cache.set(_revoked_key(session_id), 1, timeout=(MAX_MINUTES * 60) + SESSION_GRACE_SECONDS)
+
+
+def support_session_revoked(session_id) -> bool:
+    return bool(session_id) and bool(cache.get(_revoked_key(session_id)))
 
 
 # -- whom an operator may act as ---------------------------------------------------------------
@@ -227,6 +247,10 @@ class SupportAccessMiddleware:
         if int(marker["expires_at"]) <= time.time():
             support_access_end(request, reason="expired")
             messages.info(request, _("客服代登录已到期，已自动退出。"))
+            return HttpResponseRedirect("/login/")
+        if support_session_revoked(marker.get("session_id")):
+            support_access_end(request, reason="revoked")
+            messages.info(request, _("客服代登录已被运营控制台撤销，已自动退出。"))
             return HttpResponseRedirect("/login/")
         if request.path != "/support-access/end/":
             support_access_event.send(sender=User, event="page", session_id=marker["session_id"],

@@ -23,6 +23,7 @@ class OperatorAction(models.TextChoices):
     SUPPORT_SIGNED_IN = "support_signed_in", _("客服代登录已进入租户")
     SUPPORT_PAGE = "support_page", _("客服代登录访问页面")
     SUPPORT_ENDED = "support_ended", _("结束客服代登录")
+    SUPPORT_REVOKED = "support_revoked", _("撤销客服代登录")
 
 
 # Actions that act on a tenant (the operator log page filters by them).
@@ -31,7 +32,7 @@ TENANT_ACTIONS = frozenset({
     OperatorAction.TENANT_CLOSED, OperatorAction.PLAN_CHANGED, OperatorAction.TRIAL_EXTENDED,
     OperatorAction.DOMAIN_ADDED, OperatorAction.DOMAIN_REMOVED, OperatorAction.PROVISIONING_RETRIED,
     OperatorAction.SUPPORT_STARTED, OperatorAction.SUPPORT_SIGNED_IN, OperatorAction.SUPPORT_PAGE,
-    OperatorAction.SUPPORT_ENDED,
+    OperatorAction.SUPPORT_ENDED, OperatorAction.SUPPORT_REVOKED,
 })
 
 
@@ -39,3 +40,4 @@ class SupportEndReason(models.TextChoices):
     ENDED = "ended", _("运营人员结束")
     EXPIRED = "expired", _("到期自动结束")
     LOGGED_OUT = "logged_out", _("退出登录")
+    REVOKED = "revoked", _("运营控制台撤销")

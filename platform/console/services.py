@@ -330,6 +330,34 @@ def support_session_start(*, operator, ip: str | None, tenant_id: int, user_id, 
     return session, f"{tenant_base_url(tenant)}support-access/?token={token}"
 
 
+def support_session_revoke(*, operator, ip: str | None, tenant_id: int, session_id, reason: str = "") -> SupportSession:
+    """End a support session from the console before its expiry (another operator's too): the
+    tenant host signs the browser out at its next request, and a token not yet used is refused."""
+    from crm.org.support_access import support_session_revoked_set
+
+    tenant = _tenant(tenant_id)
+    session = (SupportSession.objects.filter(tenant=tenant, pk=session_id).first()
+               if str(session_id).isdigit() else None)
+    if session is None:
+        raise ValidationError({"session": _("这个租户没有这次客服代登录。")})
+    if not session.is_open():
+        raise ValidationError({"session": _("这次客服代登录已经结束。")})
+    with transaction.atomic():
+        updated = SupportSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
+            ended_at=timezone.now(), end_reason=SupportEndReason.REVOKED)
+        if not updated:
+            raise ValidationError({"session": _("这次客服代登录已经结束。")})
+        detail = {"session": session.pk, "user": session.user_email, "operator": session.operator_email}
+        _tenant_event(tenant, TenantEventKind.SUPPORT_ACCESS, actor=operator.email, phase="revoked",
+                      reason=reason.strip()[:500], **detail)
+        operator_log_write(operator=operator, action=OperatorAction.SUPPORT_REVOKED, tenant=tenant,
+                           reason=reason.strip()[:500], ip=ip, detail=detail)
+        transaction.on_commit(lambda: support_session_revoked_set(session_id=session.pk,
+                                                                  schema_name=tenant.schema_name))
+    session.refresh_from_db()
+    return session
+
+
 def support_event_record(*, event: str, session_id, ip: str | None = None, path: str = "",
                          method: str = "", end_reason: str = "", **_ignored) -> None:
     """What the tenant host reports about a support session (crm.org.support_access's signal):

@@ -4,7 +4,7 @@ from . import views
 
 app_name = "console"
 
-TENANT_ACTIONS = "suspend|resume|close|plan|trial|domain-add|domain-remove|provision"
+TENANT_ACTIONS = "suspend|resume|close|plan|trial|domain-add|domain-remove|provision|support-revoke"
 
 urlpatterns = [
     path("login/", views.login_view, name="login"),

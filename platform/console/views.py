@@ -287,6 +287,10 @@ def tenant_action(request, tenant_id: int, action: str):
         elif action == "provision":
             services.tenant_provision_retry(operator=operator, ip=ip, tenant_id=tenant.pk)
             done = _("已重新提交开通。")
+        elif action == "support-revoke":
+            services.support_session_revoke(operator=operator, ip=ip, tenant_id=tenant.pk,
+                                            session_id=post.get("session_id", ""), reason=reason)
+            done = _("已撤销客服代登录：该会话在租户的下一次请求时退出。")
         else:
             return _refuse(request, tenant, [_("未知的操作。")], status=404)
     except ValidationError as exc:

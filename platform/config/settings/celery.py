@@ -65,6 +65,7 @@ CELERY_BEAT_SCHEDULE = {
     "billing-dunning-run": {
         "task": "billing.dunning_run",
         "schedule": 3600.0,
+        "args": (),
     },
     "tenants-usage-report": {
         "task": "tenants.fan_out",

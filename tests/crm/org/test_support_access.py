@@ -282,3 +282,53 @@ def test_support_access_works_on_a_suspended_tenant_for_reading(operator_client,
     assert response.status_code == 302
     page = browser.get("/staff/").content.decode()
     assert 'data-testid="support-banner"' in page and 'data-testid="tenant-banner"' in page
+
+
+def test_the_console_revokes_a_running_support_session(operator_client, tenant_a, user_in, in_tenant,
+                                                      django_capture_on_commit_callbacks):
+    """An operator (any operator) ends a support session from the tenant page before its expiry:
+    the tenant host signs the browser out at its next request, on the record on both sides."""
+    client, operator = operator_client
+    sales = user_in(tenant_a, "sales")
+    browser, response = _enter(tenant_a, _grant(client, tenant_a, sales)["Location"])
+    assert response.status_code == 302 and browser.get("/").status_code == 200
+    session = SupportSession.objects.get(tenant=tenant_a)
+    page = client.get(f"/console/tenants/{tenant_a.pk}/").content.decode()
+    assert f'data-testid="support-revoke-{session.pk}"' in page
+
+    other_operator, _ = signed_in_client()
+    with django_capture_on_commit_callbacks(execute=True):
+        revoked = other_operator.post(f"/console/tenants/{tenant_a.pk}/support-revoke/",
+                                      {"session_id": session.pk, "reason": "客户要求立即结束"})
+    assert revoked.status_code == 302
+    session.refresh_from_db()
+    assert session.end_reason == "revoked" and session.ended_at is not None
+    [entry] = _log(tenant_a, "support_revoked")
+    assert entry.reason == "客户要求立即结束" and entry.detail["operator"] == operator.email
+    assert TenantEvent.objects.filter(tenant=tenant_a, kind="support_access", detail__phase="revoked").exists()
+
+    # the browser acting as the salesperson is signed out at its next request, and it is recorded
+    response = browser.get("/customers/")
+    assert response.status_code == 302 and response["Location"] == "/login/"
+    assert browser.get("/customers/").status_code == 302  # no session left
+    assert _trail(in_tenant, tenant_a, sales, "support_end")[-1].changes["end"]["new"] == "revoked"
+    assert SupportSession.objects.get(pk=session.pk).end_reason == "revoked"  # not overwritten
+    assert len(_log(tenant_a, "support_ended")) == 0  # the revocation is the one record of the end
+
+    # revoking again, or another tenant's session, is a 400 naming the problem
+    again = client.post(f"/console/tenants/{tenant_a.pk}/support-revoke/", {"session_id": session.pk})
+    assert again.status_code == 400 and "已经结束" in again.content.decode()
+    assert client.post(f"/console/tenants/{tenant_a.pk}/support-revoke/",
+                       {"session_id": "999999"}).status_code == 400
+
+
+def test_a_token_of_a_revoked_session_is_refused(operator_client, tenant_a, user_in,
+                                                django_capture_on_commit_callbacks):
+    client, _operator = operator_client
+    url = _grant(client, tenant_a, user_in(tenant_a, "sales"))["Location"]
+    session = SupportSession.objects.get(tenant=tenant_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/console/tenants/{tenant_a.pk}/support-revoke/",
+                           {"session_id": session.pk}).status_code == 302
+    _browser, response = _enter(tenant_a, url)
+    assert response.status_code == 403 and "已被运营控制台撤销" in response.content.decode()
