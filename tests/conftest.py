@@ -7,6 +7,7 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
@@ -52,6 +53,33 @@ def tenant_a(tenant_env, db):
 @pytest.fixture
 def tenant_b(tenant_env, db):
     return tenant_env["beta"]
+
+
+# The configured (development) database, before pytest-django points Django at a test one.
+_CONFIGURED_DATABASE = settings.DATABASES["default"]["NAME"]
+
+
+@pytest.fixture(scope="session")
+def test_database(django_db_setup, django_db_blocker, django_db_keepdb, django_db_createdb):
+    """The test database, also when the only selected tests are ones that commit (the
+    concurrency tests request no ``db``, and pytest-django creates the test database only for
+    tests that do; tests/e2e/conftest.py does the same for the browser tests)."""
+    from django.db import connections
+    from django.test.utils import setup_databases, teardown_databases
+
+    if connections["default"].settings_dict["NAME"] != _CONFIGURED_DATABASE:
+        yield  # already set up for the other tests of this session
+        return
+    keepdb = django_db_keepdb and not django_db_createdb
+    with django_db_blocker.unblock():
+        created = setup_databases(verbosity=0, interactive=False, keepdb=keepdb, aliases={"default"})
+    assert connections["default"].settings_dict["NAME"] != _CONFIGURED_DATABASE
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            connections.close_all()
+            teardown_databases(created, verbosity=0, keepdb=keepdb)
 
 
 @pytest.fixture(autouse=True)

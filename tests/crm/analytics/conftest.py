@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from django_tenants.utils import schema_context
 
-from tests.crm.orders.conftest import alpha, people, shop, test_database  # noqa: F401 (fixtures)
+from tests.crm.orders.conftest import alpha, people, shop  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(autouse=True)

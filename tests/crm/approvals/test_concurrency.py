@@ -12,7 +12,6 @@ import threading
 import uuid
 
 import pytest
-from django.conf import settings
 from django.db import connection, connections
 from django_tenants.utils import schema_context
 
@@ -25,33 +24,9 @@ RACE = "racedoc"
 APPROVERS = 20
 
 
-# The configured (development) database, before pytest-django points Django at a test one.
-_CONFIGURED_DATABASE = settings.DATABASES["default"]["NAME"]
-
-
-@pytest.fixture(scope="module")
-def _test_database(django_db_setup, django_db_blocker, django_db_keepdb, django_db_createdb):
-    """pytest-django creates the test database only when a selected test asks for ``db``;
-    run alone, this module would otherwise write into the configured database."""
-    from django.test.utils import setup_databases, teardown_databases
-
-    if connections["default"].settings_dict["NAME"] != _CONFIGURED_DATABASE:
-        yield  # already set up for the other tests of this session
-        return
-    keepdb = django_db_keepdb and not django_db_createdb
-    with django_db_blocker.unblock():
-        created = setup_databases(verbosity=0, interactive=False, keepdb=keepdb, aliases={"default"})
-    assert connections["default"].settings_dict["NAME"] != _CONFIGURED_DATABASE
-    try:
-        yield
-    finally:
-        with django_db_blocker.unblock():
-            connections.close_all()
-            teardown_databases(created, verbosity=0, keepdb=keepdb)
-
 
 @pytest.fixture
-def committed(_test_database, request, django_db_blocker):
+def committed(test_database, request, django_db_blocker):
     """Database access outside any test transaction (every write commits)."""
     with django_db_blocker.unblock():
         yield request.getfixturevalue("tenant_env")["alpha"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.crm.orders.conftest import STAFF, shop, test_database  # noqa: F401 (fixtures)
+from tests.crm.orders.conftest import STAFF, shop  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

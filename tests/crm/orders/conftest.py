@@ -7,14 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from django.conf import settings
 
 from tests.crm.catalog.factories import product_make, stocked_make
 
 from .factories import customer_make
-
-# The configured (development) database, before pytest-django points Django at a test one.
-_CONFIGURED_DATABASE = settings.DATABASES["default"]["NAME"]
 
 STAFF = ("admin", "exec", "manager", "sales", "sales2", "secretary", "finance", "warehouse", "service")
 
@@ -59,22 +55,3 @@ def shop(alpha, people):
     return Shop(warehouse=warehouse, gps=gps, cable=cable, radio=radio, retired=retired,
                 customer=customer_make(owner=people["sales"]), customer2=customer_make(owner=people["sales2"]))
 
-
-@pytest.fixture(scope="session")
-def test_database(django_db_setup, django_db_blocker, django_db_keepdb, django_db_createdb):
-    """The test database also when the only selected tests are ones that commit (they request
-    no ``db``); see tests/crm/catalog/conftest.py."""
-    from django.db import connections
-    from django.test.utils import setup_databases, teardown_databases
-
-    if connections["default"].settings_dict["NAME"] != _CONFIGURED_DATABASE:
-        yield
-        return
-    keepdb = django_db_keepdb and not django_db_createdb
-    with django_db_blocker.unblock():
-        created = setup_databases(verbosity=0, interactive=False, keepdb=keepdb, aliases={"default"})
-    try:
-        yield
-    finally:
-        with django_db_blocker.unblock():
-            teardown_databases(created, verbosity=0, keepdb=keepdb)

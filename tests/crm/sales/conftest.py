@@ -2,10 +2,6 @@
 negotiate 70%, won 100%, lost 0%) and its demo staff; beta is the project-sales tenant."""
 
 import pytest
-from django.conf import settings
-
-# The configured (development) database, before pytest-django points Django at a test one.
-_CONFIGURED_DATABASE = settings.DATABASES["default"]["NAME"]
 
 
 @pytest.fixture
@@ -46,22 +42,3 @@ def api(tenant_a, people, api_for):
 def browser(tenant_a, people, web_as):
     return lambda key: web_as(tenant_a, people[key])
 
-
-@pytest.fixture(scope="session")
-def test_database(django_db_setup, django_db_blocker, django_db_keepdb, django_db_createdb):
-    """The test database, also when the only selected tests are ones that commit (the
-    concurrency tests request no ``db``; the same fixture as tests/crm/catalog's)."""
-    from django.db import connections
-    from django.test.utils import setup_databases, teardown_databases
-
-    if connections["default"].settings_dict["NAME"] != _CONFIGURED_DATABASE:
-        yield  # already set up for the other tests of this session
-        return
-    keepdb = django_db_keepdb and not django_db_createdb
-    with django_db_blocker.unblock():
-        created = setup_databases(verbosity=0, interactive=False, keepdb=keepdb, aliases={"default"})
-    try:
-        yield
-    finally:
-        with django_db_blocker.unblock():
-            teardown_databases(created, verbosity=0, keepdb=keepdb)
