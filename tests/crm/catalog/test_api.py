@@ -4,6 +4,7 @@ isolation, versions, pagination and query counts."""
 import datetime
 
 import pytest
+from django.utils import timezone
 
 from crm.audit.models import AuditEntry
 from crm.catalog import services
@@ -284,7 +285,7 @@ def test_price_list_item_list_query_count_is_flat(tenant_a, api, inside, django_
 
 
 def test_price_resolution(tenant_a, api, inside):
-    today = datetime.date.today()
+    today = timezone.localdate()
     with inside():
         product = product_make(list_price="1000.00")
         price_list_make(name="标准", items=[(product, "950"), (product, "900", "10")])

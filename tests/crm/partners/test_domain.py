@@ -227,12 +227,11 @@ def test_nobody_deactivates_their_own_partner_account(channel):
 
 
 def test_a_quota_is_deleted_only_under_its_own_partner(channel, people):
-    import datetime as dt
 
     from crm.partners import quotas
     from crm.partners.models import PartnerQuota
 
-    start = dt.date.today().replace(day=1)
+    start = timezone.localdate().replace(day=1)
     quota = quotas.quota_set(actor=people["admin"], partner_id=channel.partner.pk, period="month",
                              period_start=start, amount="1000")
     with pytest.raises(PartnerQuota.DoesNotExist):
