@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import ValidationError
@@ -227,7 +228,7 @@ def _tenant_context(request, tenant: Tenant) -> dict:
     plan = subscription.plan if subscription else next((p for p in _plans() if p.code == tenant.plan_code), None)
     return {
         "t": tenant, "url": tenant_base_url(tenant), "subscription": subscription, "plan": plan,
-        "usage": usage, "domains": list(tenant.domains.order_by("-is_primary", "domain")),
+        "usage": usage, "domains": _domains_served(tenant),
         "events": selectors.tenant_events(tenant), "log": selectors.operator_log_for_tenant(tenant),
         "support_sessions": selectors.support_sessions_for_tenant(tenant), "plans": _plans(),
         "can_support": tenant.status in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED),
@@ -240,6 +241,17 @@ def tenant_detail(request, tenant_id: int):
     if request.htmx:  # the status panel polls itself while provisioning runs
         return render(request, "console/_tenant_status.html", {"t": tenant, "url": tenant_base_url(tenant)})
     return _render(request, "console/tenant_detail.html", _tenant_context(request, tenant))
+
+
+def _domains_served(tenant: Tenant) -> list:
+    """The tenant's domains, each marked whether this deployment answers it (ALLOWED_HOSTS):
+    a custom domain needs the deployment's ALLOWED_HOSTS to cover it (or to be "*")."""
+    from django.http.request import validate_host
+
+    domains = list(tenant.domains.order_by("-is_primary", "domain"))
+    for domain in domains:
+        domain.served = validate_host(domain.domain, settings.ALLOWED_HOSTS)
+    return domains
 
 
 def _refuse(request, tenant: Tenant, messages_: list[str], *, status: int = 400):

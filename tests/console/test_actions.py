@@ -189,6 +189,12 @@ def test_add_and_remove_a_custom_domain(console, tenant_a, settings):
     from django.test import Client
 
     assert Client(HTTP_HOST="crm.alpha-corp.cn").get("/login/").status_code == 200
+    page = client.get(f"/console/tenants/{tenant_a.pk}/").content.decode()
+    assert "crm.alpha-corp.cn" in page and 'data-testid="domain-not-served"' not in page
+    # a deployment whose ALLOWED_HOSTS does not cover it: the console says so
+    settings.ALLOWED_HOSTS = [h for h in settings.ALLOWED_HOSTS if h != "crm.alpha-corp.cn"]
+    page = client.get(f"/console/tenants/{tenant_a.pk}/").content.decode()
+    assert page.count('data-testid="domain-not-served"') == 1 and "ALLOWED_HOSTS" in page
 
     response = _post(client, tenant_a, "domain-remove", {"domain_id": row.pk})
     assert response.status_code == 302
