@@ -67,6 +67,8 @@ class Subscription(models.Model):
     stripe_status = models.CharField(max_length=32, blank=True)
     stripe_synced_at = models.DateTimeField(null=True, blank=True)
     trial_ends_at = models.DateTimeField(null=True, blank=True)
+    trial_reminded_at = models.DateTimeField(null=True, blank=True,
+                                             help_text="when the admins were told the trial ends soon")
     current_period_start = models.DateTimeField(null=True, blank=True)
     current_period_end = models.DateTimeField(null=True, blank=True)
     cancel_at_period_end = models.BooleanField(default=False)

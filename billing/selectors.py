@@ -63,6 +63,12 @@ def subscriptions_due_for_dunning(now: datetime) -> QuerySet[Subscription]:
     ).order_by("pk")
 
 
+def trials_ending(start: datetime, end: datetime) -> QuerySet[Subscription]:
+    """Trials ending between ``start`` and ``end`` whose admins were not told yet."""
+    return Subscription.objects.filter(status=BillingStatus.TRIALING, trial_ends_at__gt=start,
+                                       trial_ends_at__lte=end, trial_reminded_at__isnull=True).order_by("pk")
+
+
 def invoice_list(tenant_id: int) -> QuerySet[Invoice]:
     return Invoice.objects.filter(tenant_id=tenant_id)
 

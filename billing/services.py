@@ -216,8 +216,11 @@ def _move(sub: Subscription, to: str, *, actor: str, now: datetime | None = None
 def _email_texts(kind: str, sub: Subscription, tenant: Tenant) -> tuple[str, str]:
     grace_end = (sub.past_due_since + timedelta(days=settings.BILLING_GRACE_DAYS)) if sub.past_due_since else None
     args = {"name": tenant.name, "plan": sub.plan.display_name, "suspend": _day(grace_end),
-            "closes": _day(sub.closes_at)}
+            "closes": _day(sub.closes_at), "trial_end": _day(sub.trial_ends_at)}
     texts = {
+        "trial_ending": (_("【Qiao】%(name)s 的试用将于 %(trial_end)s 结束"),
+                         _("%(name)s 的免费试用将于 %(trial_end)s 结束。请在此之前到“设置 → 套餐与账单”选择套餐并付款，"
+                           "以免空间在宽限期后暂停为只读。数据会完整保留。")),
         "trial_ended": (_("【Qiao】%(name)s 的试用已结束"),
                         _("%(name)s 的免费试用已结束。请在 %(suspend)s 前选择套餐并付款，否则空间将暂停为只读。")),
         "payment_failed": (_("【Qiao】%(name)s 的付款未成功"),
@@ -643,7 +646,8 @@ def trial_extend(*, tenant, days: int, actor: str) -> Subscription:
         now = timezone.now()
         before = sub.trial_ends_at
         sub.trial_ends_at = max(sub.trial_ends_at or now, now) + timedelta(days=days)
-        sub.save(update_fields=["trial_ends_at", "updated_at"])
+        sub.trial_reminded_at = None  # the new end gets its own reminder
+        sub.save(update_fields=["trial_ends_at", "trial_reminded_at", "updated_at"])
         tenant_event_record(tenant_id=sub.tenant_id, kind=TenantEventKind.TRIAL_EXTENDED, actor=actor, days=days,
                             from_date=before.isoformat() if before else None, to_date=sub.trial_ends_at.isoformat())
         if sub.status != BillingStatus.TRIALING:
@@ -778,10 +782,35 @@ def dunning_run(*, now: datetime | None = None) -> dict[str, int]:
                         counts["closed"] += 1
         except Exception:
             log.exception("billing: dunning of subscription %s failed", pk)
+    counts["trial_reminders"] = trial_reminders_send(now=now)
     from tenants.services import tenant_signups_abandoned_close
 
     counts["unpaid_signups_closed"] = tenant_signups_abandoned_close(now=now)
     return counts
+
+
+TRIAL_REMINDER_DAYS = 3
+
+
+def trial_reminders_send(*, now: datetime) -> int:
+    """Tell the admins of each trial that ends within TRIAL_REMINDER_DAYS (and is not already
+    cancelled or paid through Stripe) once per trial end; recorded as a tenant event."""
+    from .selectors import trials_ending
+
+    sent = 0
+    for pk in list(trials_ending(now, now + timedelta(days=TRIAL_REMINDER_DAYS)).values_list("pk", flat=True)):
+        with transaction.atomic():
+            sub = _lock(pk)
+            if (sub.status != BillingStatus.TRIALING or sub.trial_reminded_at is not None or sub.cancel_at_period_end
+                    or _has_live_stripe_subscription(sub) or not sub.trial_ends_at or sub.trial_ends_at <= now):
+                continue
+            sub.trial_reminded_at = now
+            sub.save(update_fields=["trial_reminded_at", "updated_at"])
+            tenant_event_record(tenant_id=sub.tenant_id, kind=TenantEventKind.BILLING_NOTICE, actor="system",
+                                notice="trial_ending", trial_ends_at=sub.trial_ends_at.isoformat())
+            transaction.on_commit(lambda pk=pk: _email_admins(pk, "trial_ending"))
+            sent += 1
+    return sent
 
 
 # -- reconcile -----------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ class TenantEventKind(models.TextChoices):
     PAYMENT_SUCCEEDED = "payment_succeeded", _("付款成功")
     PAYMENT_FAILED = "payment_failed", _("付款失败")
     SUBSCRIPTION_CANCELLED = "subscription_cancelled", _("取消订阅")
+    BILLING_NOTICE = "billing_notice", _("账单提醒")
     # the operator console (console/)
     DOMAIN_ADDED = "domain_added", _("添加域名")
     DOMAIN_REMOVED = "domain_removed", _("移除域名")

@@ -59,8 +59,19 @@ def test_trial_end_past_due_suspended_then_paid(tenant_a, admin_web, fake_stripe
 
     with django_capture_on_commit_callbacks(execute=True):
         assert services.dunning_run(now=start + timedelta(days=1)) == {
-            "past_due": 0, "suspended": 0, "cancelled": 0, "closed": 0, "unpaid_signups_closed": 0}
-    assert sub_of(tenant_a).status == "trialing" and mail.outbox == []
+            "past_due": 0, "suspended": 0, "cancelled": 0, "closed": 0, "trial_reminders": 1,
+            "unpaid_signups_closed": 0}
+    # two days before its end the admins are told, once
+    assert sub_of(tenant_a).status == "trialing"
+    trial_end = timezone.localtime(start + timedelta(days=2)).date().isoformat()
+    assert [m.subject for m in mail.outbox] == [f"【Qiao】{tenant_a.name} 的试用将于 {trial_end} 结束"]
+    assert mail.outbox[0].to == ["admin@alpha.test"] and "套餐与账单" in mail.outbox[0].body
+    notice = TenantEvent.objects.get(tenant=tenant_a, kind="billing_notice")
+    assert notice.detail["notice"] == "trial_ending" and notice.actor == "system"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.dunning_run(now=start + timedelta(days=1, hours=2))["trial_reminders"] == 0
+    assert len(mail.outbox) == 1
+    mail.outbox.clear()
 
     # the trial ends: past due, still working, a banner with the suspension date, an email
     ended = start + timedelta(days=2, hours=1)
@@ -72,7 +83,7 @@ def test_trial_end_past_due_suspended_then_paid(tenant_a, admin_web, fake_stripe
     suspend_on = timezone.localtime(ended + timedelta(days=7)).date().isoformat()
     page = admin_web.get("/").content.decode()
     assert "付款逾期" in page and suspend_on in page
-    assert [m.subject for m in mail.outbox] == [f"【Qiao】{tenant_a.name} 的试用已结束"]
+    assert [m.subject for m in mail.outbox] == [f"【Qiao】{tenant_a.name} 的试用已结束"]  # not reminded again
     assert mail.outbox[0].to == ["admin@alpha.test"] and suspend_on in mail.outbox[0].body
     assert admin_web.post("/staff/invite/", {}).status_code != 423
 
@@ -269,3 +280,16 @@ def test_an_unpaid_sign_up_is_closed_after_a_day_and_its_subdomain_freed(tenant_
     event = TenantEvent.objects.filter(tenant=closed).first()
     assert event.to_status == "closed" and event.detail["released_slug"] == "unpaid-co"
     assert services.dunning_run(now=created + timedelta(hours=27))["unpaid_signups_closed"] == 0
+
+
+def test_a_trial_extension_gets_its_own_reminder(tenant_a, django_capture_on_commit_callbacks):
+    start = timezone.now()
+    subscription_make(tenant_a, plan="trial", status="trialing", trial_ends_at=start + timedelta(days=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.dunning_run(now=start)["trial_reminders"] == 1
+    services.trial_extend(tenant=tenant_a, days=10, actor="ops@qiao.cn")
+    assert sub_of(tenant_a).trial_reminded_at is None
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.dunning_run(now=start + timedelta(days=2))["trial_reminders"] == 0  # 9 days left
+        assert services.dunning_run(now=start + timedelta(days=9))["trial_reminders"] == 1
+    assert [m.subject.startswith(f"【Qiao】{tenant_a.name} 的试用将于") for m in mail.outbox] == [True, True]
