@@ -23,7 +23,7 @@ from .forms import SignupForm
 
 
 def _nav(active: str) -> list[dict]:
-    items = [("landing", _("首页"), reverse("landing")), ("pricing", _("价格"), reverse("signup:pricing")),
+    items = [("landing", _("首页"), reverse("landing")), ("pricing", _("套餐价格"), reverse("signup:pricing")),
              ("signup", _("免费注册"), reverse("signup:signup"))]
     return [{"key": key, "label": label, "url": url, "active": key == active} for key, label, url in items]
 
