@@ -24,6 +24,7 @@ class OperatorAction(models.TextChoices):
     SUPPORT_PAGE = "support_page", _("客服代登录访问页面")
     SUPPORT_ENDED = "support_ended", _("结束客服代登录")
     SUPPORT_REVOKED = "support_revoked", _("撤销客服代登录")
+    OTP_RESET = "otp_reset", _("重置两步验证")
 
 
 # Actions that act on a tenant (the operator log page filters by them).

@@ -17,4 +17,5 @@ urlpatterns = [
     path("tenants/<int:tenant_id>/support/", views.support_start, name="support"),
     path("tenants/<int:tenant_id>/<str:action>/", views.tenant_action, name="tenant-action"),
     path("log/", views.operator_log, name="log"),
+    path("operators/", views.operators, name="operators"),
 ]

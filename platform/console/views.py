@@ -49,7 +49,8 @@ PENDING_SECONDS = 5 * 60  # between the password and the code
 def _nav(request) -> list[dict]:
     items = [("dashboard", _("概览"), reverse("console:dashboard")),
              ("tenants", _("租户"), reverse("console:tenants")),
-             ("log", _("运营日志"), reverse("console:log"))]
+             ("log", _("运营日志"), reverse("console:log")),
+             ("operators", _("运营人员"), reverse("console:operators"))]
     current = request.path
     return [{"key": k, "label": label, "url": url,
              "active": current == url or (k != "dashboard" and current.startswith(url))}
@@ -354,3 +355,33 @@ def operator_log(request):
     query.pop("page", None)
     return _render(request, "console/operator_log.html", {"form": form, "page": page,
                                                           "query": query.urlencode()}, status=status)
+
+
+# -- operators -----------------------------------------------------------------------------------
+@operator_required
+def operators(request):
+    """The operators (public staff users): second factor enrolled or not, last sign-in; a
+    superuser resets another operator's second factor (a lost phone), with a reason."""
+    from django.contrib.auth import get_user_model
+
+    from .models import OperatorTOTP
+
+    errors, status = [], 200
+    if request.method == "POST":
+        try:
+            target = services.operator_totp_reset(actor=request.user, ip=client_ip(request),
+                                                  operator_id=request.POST.get("operator_id", ""),
+                                                  reason=request.POST.get("reason", ""))
+        except ValidationError as exc:
+            errors, status = validation_messages(exc), 400
+        else:
+            messages.success(request, _("已重置 %(email)s 的两步验证：下次登录时重新绑定。") % {"email": target.email})
+            return redirect("console:operators")
+    enrolled = dict(OperatorTOTP.objects.values_list("operator_id", "confirmed_at"))
+    people = list(get_user_model().objects.filter(is_staff=True).order_by("email"))
+    for person in people:
+        person.second_factor_at = enrolled.get(person.pk)
+        person.second_factor_pending = person.pk in enrolled and enrolled[person.pk] is None
+        person.resettable = request.user.is_superuser and person.pk != request.user.pk and person.pk in enrolled
+    return _render(request, "console/operators.html", {"operators": people, "errors": errors}, status=status)
+

@@ -249,7 +249,8 @@ def test_a_public_user_with_a_tenant_users_email_but_no_is_staff_is_refused(tena
 # -- nothing without the second factor ----------------------------------------------------------
 def _every_page(tenant):
     return ["/console/", "/console/tenants/", "/console/tenants/new/", f"/console/tenants/{tenant.pk}/",
-            f"/console/tenants/{tenant.pk}/support/", "/console/log/", "/console/tenants/?status=active"]
+            f"/console/tenants/{tenant.pk}/support/", "/console/log/", "/console/tenants/?status=active",
+            "/console/operators/"]
 
 
 def _every_action(tenant):
