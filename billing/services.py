@@ -783,6 +783,7 @@ def dunning_run(*, now: datetime | None = None) -> dict[str, int]:
         except Exception:
             log.exception("billing: dunning of subscription %s failed", pk)
     counts["trial_reminders"] = trial_reminders_send(now=now)
+    counts["events_requeued"] = stripe_events_requeue(now=now)
     from tenants.services import tenant_signups_abandoned_close
 
     counts["unpaid_signups_closed"] = tenant_signups_abandoned_close(now=now)
@@ -790,6 +791,24 @@ def dunning_run(*, now: datetime | None = None) -> dict[str, int]:
 
 
 TRIAL_REMINDER_DAYS = 3
+EVENT_STALE_MINUTES = 10  # a stored event not processed by then lost its task (a broker outage)
+EVENT_MAX_ATTEMPTS = 20
+
+
+def stripe_events_requeue(*, now: datetime) -> int:
+    """Queue again the events stored more than EVENT_STALE_MINUTES ago and still not done:
+    received but never processed (the task was lost), or failed and out of task retries
+    (Stripe was down for long). Processing is idempotent, so a duplicate task is harmless."""
+    from .tasks import stripe_event_process_task
+
+    stale = (StripeEvent.objects.filter(status__in=[StripeEventStatus.RECEIVED, StripeEventStatus.FAILED],
+                                        received_at__lt=now - timedelta(minutes=EVENT_STALE_MINUTES),
+                                        attempts__lt=EVENT_MAX_ATTEMPTS)
+             .order_by("received_at").values_list("pk", flat=True)[:500])
+    pks = list(stale)
+    for pk in pks:
+        transaction.on_commit(lambda pk=pk: stripe_event_process_task.delay(pk))
+    return len(pks)
 
 
 def trial_reminders_send(*, now: datetime) -> int:

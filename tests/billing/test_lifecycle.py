@@ -60,7 +60,7 @@ def test_trial_end_past_due_suspended_then_paid(tenant_a, admin_web, fake_stripe
     with django_capture_on_commit_callbacks(execute=True):
         assert services.dunning_run(now=start + timedelta(days=1)) == {
             "past_due": 0, "suspended": 0, "cancelled": 0, "closed": 0, "trial_reminders": 1,
-            "unpaid_signups_closed": 0}
+            "events_requeued": 0, "unpaid_signups_closed": 0}
     # two days before its end the admins are told, once
     assert sub_of(tenant_a).status == "trialing"
     trial_end = timezone.localtime(start + timedelta(days=2)).date().isoformat()

@@ -78,6 +78,31 @@ def test_the_answer_comes_before_processing(public, paying, fake_stripe, django_
     assert len(queued) == 1 and fake_stripe.calls == []  # processing waits for the task
 
 
+def test_an_event_whose_task_was_lost_is_processed_by_the_hourly_run(public, paying, fake_stripe,
+                                                                      django_capture_on_commit_callbacks):
+    """The broker lost the task (the event stays received): the hourly run queues it again once
+    it is ten minutes old; an event already processed is left alone."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.services import dunning_run
+
+    fake_stripe.on("GET", "/v1/subscriptions/sub_A", stripe_sub(status="past_due"))
+    with django_capture_on_commit_callbacks(execute=False):  # the task never runs
+        post_webhook(public, event_obj("customer.subscription.updated", stripe_sub(status="past_due")))
+    stored = StripeEvent.objects.get()
+    assert stored.status == "received"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dunning_run(now=timezone.now() + timedelta(minutes=5))["events_requeued"] == 0  # too soon
+        assert dunning_run(now=timezone.now() + timedelta(minutes=11))["events_requeued"] == 1
+    stored.refresh_from_db()
+    assert stored.status == "processed" and stored.attempts == 1
+    assert Subscription.objects.get(tenant=paying).status == "past_due"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dunning_run(now=timezone.now() + timedelta(minutes=30))["events_requeued"] == 0
+
+
 @pytest.mark.parametrize("how", ["unsigned", "forged", "tampered", "stale", "garbage header", "not json"])
 def test_bad_signatures_get_400_and_nothing_is_stored(public, paying, fake_stripe, how,
                                                       django_capture_on_commit_callbacks):
