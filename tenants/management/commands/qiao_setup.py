@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -26,5 +27,7 @@ class Command(BaseCommand):
             for login in demo_logins(tenants, password=demo_password):
                 self.stdout.write(f"  {login.url}  {login.role:<20} {login.email:<36} password: {login.password}")
             operator = demo_operator_ensure(password=demo_password)
-            self.stdout.write(f"  /console/login/ on the public host  {'operator':<20} {operator:<36} "
+            port = f":{settings.SITE_PORT}" if settings.SITE_PORT else ""
+            console = f"{settings.SITE_SCHEME}://{settings.BASE_DOMAIN}{port}/console/login/"
+            self.stdout.write(f"  {console}  {'operator':<20} {operator:<36} "
                               f"password: {demo_password}  (enrol a TOTP app at the first sign-in)")
