@@ -139,6 +139,8 @@ def subscription_on_provisioned(*, tenant_id: int, demo: bool = False) -> Subscr
 
 
 # -- the lifecycle -----------------------------------------------------------------------------
+BILLING_SOURCE = "billing"  # tenants.services.tenant_set_status(source=): changes billing made
+
 def _tenant_reason(to: str, sub: Subscription, language: str) -> str:
     with translation.override(language):
         if to == BillingStatus.SUSPENDED:
@@ -151,26 +153,31 @@ def _tenant_reason(to: str, sub: Subscription, language: str) -> str:
 
 
 def _tenant_follow(sub: Subscription, before: str, to: str, *, actor: str) -> None:
-    """Keep the tenant's status in step with its subscription."""
+    """Keep the tenant's status in step with its subscription. A suspension someone else made
+    (an operator's, for abuse) is never replaced nor lifted by billing."""
+    from tenants.services import tenant_suspended_by
+
     tenant = _tenant(sub.tenant_id)
     if tenant.status not in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED):
         return  # not live yet (awaiting payment, provisioning) or already closed
+    ours = tenant.status == TenantStatus.SUSPENDED and tenant_suspended_by(tenant.pk) == BILLING_SOURCE
     if to in (BillingStatus.SUSPENDED, BillingStatus.CANCELLED):
         reason = _tenant_reason(to, sub, tenant.language)
         if tenant.status == TenantStatus.SUSPENDED:
-            if tenant.status_reason != reason:  # e.g. suspended for debt, then cancelled
-                tenant_set_status(tenant_id=tenant.pk, status=TenantStatus.ACTIVE, actor=actor)
-                tenant_set_status(tenant_id=tenant.pk, status=TenantStatus.SUSPENDED, reason=reason, actor=actor)
+            if ours and tenant.status_reason != reason:  # e.g. suspended for debt, then cancelled
+                tenant_set_status(tenant_id=tenant.pk, status=TenantStatus.ACTIVE, actor=actor, source=BILLING_SOURCE)
+                tenant_set_status(tenant_id=tenant.pk, status=TenantStatus.SUSPENDED, reason=reason, actor=actor,
+                                  source=BILLING_SOURCE)
         else:
-            tenant_set_status(tenant_id=tenant.pk, status=TenantStatus.SUSPENDED, reason=reason, actor=actor)
+            tenant_set_status(tenant_id=tenant.pk, status=TenantStatus.SUSPENDED, reason=reason, actor=actor,
+                              source=BILLING_SOURCE)
     elif to == BillingStatus.CLOSED:
         tenant_set_status(tenant_id=tenant.pk, status=TenantStatus.CLOSED,
-                          reason=_tenant_reason(to, sub, tenant.language), actor=actor)
+                          reason=_tenant_reason(to, sub, tenant.language), actor=actor, source=BILLING_SOURCE)
     elif (to in (BillingStatus.ACTIVE, BillingStatus.TRIALING, BillingStatus.PAST_DUE)
-          and before in (BillingStatus.SUSPENDED, BillingStatus.CANCELLED)
-          and tenant.status == TenantStatus.SUSPENDED):
+          and before in (BillingStatus.SUSPENDED, BillingStatus.CANCELLED) and ours):
         tenant_set_status(tenant_id=tenant.pk, status=TenantStatus.ACTIVE, actor=actor,
-                          reason=_("账单恢复正常"))
+                          reason=_("账单恢复正常"), source=BILLING_SOURCE)
 
 
 def _move(sub: Subscription, to: str, *, actor: str, now: datetime | None = None, reason: str = "",

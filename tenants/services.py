@@ -288,7 +288,10 @@ def tenant_enable_mode(*, tenant_id: int, mode: str, actor: str = "system", acto
 
 
 @transaction.atomic
-def tenant_set_status(*, tenant_id: int, status: str, reason: str = "", actor: str = "system") -> Tenant:
+def tenant_set_status(*, tenant_id: int, status: str, reason: str = "", actor: str = "system",
+                      source: str = "") -> Tenant:
+    """``source`` names the part of the product that made the change ("billing" for the
+    billing lifecycle), so that billing only ever lifts a suspension it made itself."""
     tenant = Tenant.objects.select_for_update().get(pk=tenant_id)
     if tenant.status == status:
         return tenant
@@ -300,9 +303,20 @@ def tenant_set_status(*, tenant_id: int, status: str, reason: str = "", actor: s
     tenant.status_reason = reason[:500]
     tenant.save(update_fields=["status", "status_reason", "updated_at"])
     _event(tenant, TenantEventKind.STATUS_CHANGED, actor=actor, from_status=before,
-           to_status=status, reason=reason)
+           to_status=status, reason=reason, **({"source": source} if source else {}))
     transaction.on_commit(lambda: tenant_cache_forget(tenant))
     return tenant
+
+
+def tenant_suspended_by(tenant_id: int) -> str | None:
+    """Who made the tenant's current suspension: the ``source`` of the status change that
+    suspended it ("billing"), "" for anyone else (an operator), None when not suspended."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    if tenant.status != TenantStatus.SUSPENDED:
+        return None
+    event = (TenantEvent.objects.filter(tenant_id=tenant_id, kind=TenantEventKind.STATUS_CHANGED,
+                                        to_status=TenantStatus.SUSPENDED).order_by("-at", "-id").first())
+    return (event.detail or {}).get("source", "") if event else ""
 
 
 ABANDONED_SIGNUP_HOURS = 25  # Stripe Checkout sessions expire after 24 hours

@@ -217,6 +217,29 @@ def test_a_payment_does_not_lift_an_operator_suspension(tenant_a, fake_stripe, d
     assert tenant.status == "suspended" and tenant.status_reason == "违反服务条款"
 
 
+def test_billing_never_replaces_nor_lifts_an_operator_suspension(tenant_a, fake_stripe,
+                                                                 django_capture_on_commit_callbacks):
+    """The operator suspends for abuse while the tenant is past due: the dunning run's
+    suspension leaves the operator's reason, and the payment that follows does not lift it."""
+    subscription_make(tenant_a, plan="standard", customer="cus_A", subscription="sub_A",
+                      status="past_due", stripe_status="past_due", past_due_since=timezone.now())
+    tenant_set_status(tenant_id=tenant_a.pk, status="suspended", reason="违反服务条款", actor="ops@qiao.cn")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.dunning_run(now=timezone.now() + timedelta(days=8))["suspended"] == 1
+    assert sub_of(tenant_a).status == "suspended"
+    assert tenant_of(tenant_a).status_reason == "违反服务条款"  # not replaced by 欠费暂停
+    fake_stripe.on("GET", "/v1/invoices/in_1", invoice_obj("in_1", customer="cus_A", subscription="sub_A"))
+    fake_stripe.on("GET", "/v1/subscriptions/sub_A",
+                   subscription_obj("sub_A", customer="cus_A", price=PRICE_IDS["standard_month"]))
+    with django_capture_on_commit_callbacks(execute=True):
+        post_webhook(Client(HTTP_HOST="localhost"),
+                     event_obj("invoice.paid", invoice_obj("in_1", customer="cus_A", subscription="sub_A")))
+    assert sub_of(tenant_a).status == "active"  # billing is settled ...
+    tenant = tenant_of(tenant_a)
+    assert tenant.status == "suspended" and tenant.status_reason == "违反服务条款"  # ... the operator's stands
+    # while billing's own suspension is lifted by the payment (the timeline test above)
+
+
 def test_stripe_past_due_is_suspended_after_the_grace_period_too(tenant_a, fake_stripe,
                                                                  django_capture_on_commit_callbacks):
     subscription_make(tenant_a, plan="professional", customer="cus_A", subscription="sub_A",

@@ -361,7 +361,7 @@ def test_invoice_paid_records_the_invoice_and_reactivates(public, paying, fake_s
     from tenants.services import tenant_set_status
 
     Subscription.objects.filter(tenant=paying).update(status="suspended", stripe_status="past_due")
-    tenant_set_status(tenant_id=paying.pk, status="suspended", reason="欠费")
+    tenant_set_status(tenant_id=paying.pk, status="suspended", reason="欠费", source="billing")  # billing's own
     fake_stripe.on("GET", "/v1/invoices/in_9", invoice_obj("in_9", customer="cus_A", subscription="sub_A",
                                                           status="paid", amount_due=99000, number="QIAO-0009"))
     fake_stripe.on("GET", "/v1/subscriptions/sub_A", stripe_sub(status="active"))
