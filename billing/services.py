@@ -181,7 +181,8 @@ def _tenant_follow(sub: Subscription, before: str, to: str, *, actor: str) -> No
 
 
 def _move(sub: Subscription, to: str, *, actor: str, now: datetime | None = None, reason: str = "",
-          cancelled_at: datetime | None = None, notify: str | None = None, **detail) -> bool:
+          cancelled_at: datetime | None = None, notify: str | None = None, email: bool = True,
+          **detail) -> bool:
     """The one way a subscription's status changes. ``sub`` is locked by the caller."""
     now = now or timezone.now()
     before = sub.status
@@ -213,10 +214,28 @@ def _move(sub: Subscription, to: str, *, actor: str, now: datetime | None = None
                          BillingStatus.CLOSED: "closed"}.get(to)
     if message is None and to == BillingStatus.ACTIVE and before in (BillingStatus.PAST_DUE, BillingStatus.SUSPENDED):
         message = "reactivated"
-    if message:
+    if message and email:
         sub_pk = sub.pk
         transaction.on_commit(lambda: _email_admins(sub_pk, message))
     return True
+
+
+def subscription_end_now(*, tenant, actor: str, reason: str = "") -> Subscription:
+    """The tenant is closed by an operator: its Stripe subscription ends at once (no further
+    charge) and the local subscription is closed, so it no longer counts in MRR nor gets
+    dunning emails. Stripe down: BillingError, nothing changed here. Idempotent."""
+    sub = subscription_for(tenant)
+    if _has_live_stripe_subscription(sub):
+        data = stripe_client.subscription_cancel_now(
+            sub.stripe_subscription_id, idempotency_key=f"sub-{sub.pk}-end-{sub.stripe_subscription_id}")
+        _subscription_apply(data, fetched_at=timezone.now(), actor=actor)
+    with transaction.atomic():
+        sub = _lock(sub.pk)
+        if sub.status != BillingStatus.CLOSED:
+            if BillingStatus.CLOSED not in ALLOWED_TRANSITIONS.get(sub.status, set()):
+                _move(sub, BillingStatus.CANCELLED, actor=actor, reason=reason or "tenant closed", email=False)
+            _move(sub, BillingStatus.CLOSED, actor=actor, reason=reason or "tenant closed", email=False)
+    return sub
 
 
 # -- emails to the tenant admins ---------------------------------------------------------------
@@ -467,6 +486,16 @@ def _checkout_apply(session: dict, *, actor: str = STRIPE_ACTOR) -> Tenant | Non
         return None
     if session.get("status") != "complete" or session.get("mode", "subscription") != "subscription":
         return tenant
+    subscription_id = _id_of(session.get("subscription"))
+    if tenant.status == TenantStatus.CLOSED:
+        # paid after the sign-up was closed (or the tenant was closed): nothing to serve, so the
+        # subscription Checkout made is ended at once and the event flagged for a refund
+        if subscription_id:
+            stripe_client.subscription_cancel_now(subscription_id,
+                                                  idempotency_key=f"sub-{subscription_id}-end-closed-tenant")
+        log.warning("billing: checkout completed for closed tenant %s; subscription %s ended",
+                    tenant.pk, subscription_id)
+        return None
     sub = subscription_for(tenant)
     customer_id = _id_of(session.get("customer"))
     with transaction.atomic():
@@ -477,7 +506,6 @@ def _checkout_apply(session: dict, *, actor: str = STRIPE_ACTOR) -> Tenant | Non
                             locked.stripe_customer_id)
             locked.stripe_customer_id = customer_id
             locked.save(update_fields=["stripe_customer_id", "updated_at"])
-    subscription_id = _id_of(session.get("subscription"))
     if subscription_id:
         _subscription_sync(subscription_id, actor=actor)
     if (tenant.status == TenantStatus.AWAITING_PAYMENT
@@ -488,10 +516,12 @@ def _checkout_apply(session: dict, *, actor: str = STRIPE_ACTOR) -> Tenant | Non
     return _tenant(tenant.pk)
 
 
-def checkout_session_sync(*, session_id: str) -> Tenant | None:
+def checkout_session_sync(*, session_id: str, tenant_id: int) -> Subscription | None:
     """The success redirect of Checkout: re-read the session from Stripe and apply it as the
-    webhook would (idempotent; whichever comes first does the work)."""
-    if not session_id or not session_id.startswith("cs_"):
+    webhook would (idempotent; whichever comes first does the work). Only a session of
+    ``tenant_id`` is applied (the id comes from the browser); returns the tenant's subscription
+    when the session is complete, else None (unknown, another tenant's, not paid yet)."""
+    if not session_id or not session_id.startswith("cs_") or len(session_id) > 255:
         return None
     try:
         session = stripe_client.checkout_session_retrieve(session_id)
@@ -499,7 +529,15 @@ def checkout_session_sync(*, session_id: str) -> Tenant | None:
         if exc.code == "stripe_not_found":
             return None
         raise
-    return _checkout_apply(session, actor=STRIPE_ACTOR)
+    ref = str(session.get("client_reference_id") or (session.get("metadata") or {}).get("tenant_id") or "")
+    if ref != str(tenant_id):
+        log.warning("billing: checkout session %s is not tenant %s's", session_id, tenant_id)
+        return None
+    if session.get("status") != "complete":
+        return None
+    if _checkout_apply(session, actor=STRIPE_ACTOR) is None:
+        return None
+    return Subscription.objects.select_related("plan").filter(tenant_id=tenant_id).first()
 
 
 def billing_portal_url(*, tenant, return_url: str) -> str:
@@ -715,6 +753,8 @@ def _on_invoice(obj: dict, *, paid: bool) -> Tenant | None:
 
 HANDLERS = {
     "checkout.session.completed": _on_checkout_completed,
+    # a delayed payment method (bank transfer): paid later, then provisioned like the above
+    "checkout.session.async_payment_succeeded": _on_checkout_completed,
     "customer.subscription.created": _on_subscription,
     "customer.subscription.updated": _on_subscription,
     "customer.subscription.deleted": _on_subscription,

@@ -170,6 +170,11 @@ def subscription_update(subscription_id: str, *, params: dict, idempotency_key: 
                  options=_opts(idempotency_key))
 
 
+def subscription_cancel_now(subscription_id: str, *, idempotency_key: str) -> dict:
+    """End a subscription at once (no proration credit): the tenant is gone."""
+    return _call(client().v1.subscriptions.cancel, subscription_id, options=_opts(idempotency_key))
+
+
 def invoice_retrieve(invoice_id: str) -> dict:
     return _call(client().v1.invoices.retrieve, invoice_id)
 

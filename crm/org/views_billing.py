@@ -114,11 +114,14 @@ def billing_page(request):
         from billing.services import BillingError, checkout_session_sync
 
         try:
-            checkout_session_sync(session_id=session_id)
+            sub = checkout_session_sync(session_id=session_id, tenant_id=request.tenant.pk)
         except BillingError as exc:
             return _page(request, status=exc.status, errors=[exc.message])
         entitlements_forget(request.tenant.pk)
-        messages.success(request, _("付款已完成，感谢！套餐已更新。"))
+        if sub is not None and sub.stripe_subscription_id and sub.stripe_status in ("active", "trialing"):
+            messages.success(request, _("付款已完成，感谢！套餐已更新。"))
+        else:  # not this tenant's session, not paid yet, or a payment still settling
+            messages.info(request, _("尚未收到这笔付款的确认；确认后套餐会自动更新。"))
         return redirect("org:billing")
     if request.GET.get("checkout") == "cancelled":
         messages.info(request, _("已取消付款，套餐没有变化。"))

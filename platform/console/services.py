@@ -185,6 +185,12 @@ def tenant_status_act(*, operator, ip: str | None, tenant_id: int, action: str, 
         before = tenant.status
         tenant = tenant_set_status(tenant_id=tenant.pk, status=status, reason=reason,
                                    actor=operator.email)
+        if action == "close":
+            from billing.services import subscription_end_now
+
+            # no more charges for a closed tenant (Stripe unreachable: BillingError, and the
+            # transaction leaves the tenant as it was)
+            subscription_end_now(tenant=tenant, actor=operator.email, reason=reason)
         operator_log_write(operator=operator, action=logged, tenant=tenant, reason=reason, ip=ip,
                            detail={"from": before, "to": status})
     return tenant

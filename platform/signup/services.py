@@ -115,6 +115,6 @@ def signup_checkout_return(*, tenant: Tenant, session_id: str) -> Tenant:
     from billing.services import checkout_session_sync
 
     if tenant.status == TenantStatus.AWAITING_PAYMENT and SESSION_ID_RE.match(session_id or ""):
-        checkout_session_sync(session_id=session_id)
+        checkout_session_sync(session_id=session_id, tenant_id=tenant.pk)
         tenant.refresh_from_db()
     return tenant

@@ -309,10 +309,10 @@ def awaiting(tenant_env, unique_slug):
     return tenant
 
 
-def _paid_checkout(fake_stripe, tenant):
-    session = checkout_session_obj("cs_test_P", tenant_id=tenant.pk, customer="cus_P", subscription="sub_P",
+def _paid_checkout(fake_stripe, tenant, *, session_id: str = "cs_test_P"):
+    session = checkout_session_obj(session_id, tenant_id=tenant.pk, customer="cus_P", subscription="sub_P",
                                    plan="professional", interval="year")
-    fake_stripe.on("GET", "/v1/checkout/sessions/cs_test_P", session)
+    fake_stripe.on("GET", f"/v1/checkout/sessions/{session_id}", session)
     fake_stripe.on("GET", "/v1/subscriptions/sub_P",
                    subscription_obj("sub_P", customer="cus_P", price=PRICE_IDS["professional_year"], interval="year"))
     return session
@@ -339,13 +339,58 @@ def test_the_success_redirect_and_the_webhook_do_the_work_once(public, awaiting,
 
     session = _paid_checkout(fake_stripe, awaiting)
     with django_capture_on_commit_callbacks(execute=True):
-        tenant = checkout_session_sync(session_id="cs_test_P")
-    assert tenant.pk == awaiting.pk and Tenant.objects.get(pk=awaiting.pk).status == "active"
+        assert checkout_session_sync(session_id="cs_test_P", tenant_id=awaiting.pk + 1) is None  # not theirs
+    assert Tenant.objects.get(pk=awaiting.pk).status == "awaiting_payment"  # nothing applied
+    with django_capture_on_commit_callbacks(execute=True):
+        sub = checkout_session_sync(session_id="cs_test_P", tenant_id=awaiting.pk)
+    assert sub.tenant_id == awaiting.pk and Tenant.objects.get(pk=awaiting.pk).status == "active"
     assert deliver(public, event_obj("checkout.session.completed", session),
                    django_capture_on_commit_callbacks).status_code == 200
     assert TenantEvent.objects.filter(tenant=awaiting, kind="provisioned").count() == 1
-    assert checkout_session_sync(session_id="not-a-session") is None
-    assert checkout_session_sync(session_id="cs_test_unknown") is None  # Stripe answers 404
+    assert checkout_session_sync(session_id="not-a-session", tenant_id=awaiting.pk) is None
+    assert checkout_session_sync(session_id="cs_test_unknown", tenant_id=awaiting.pk) is None  # Stripe: 404
+
+
+def test_a_delayed_payment_provisions_when_it_succeeds(public, awaiting, fake_stripe,
+                                                       django_capture_on_commit_callbacks):
+    """A bank transfer: Checkout completes unpaid (nothing provisioned), then Stripe reports the
+    payment with checkout.session.async_payment_succeeded."""
+    unpaid = checkout_session_obj("cs_test_A", tenant_id=awaiting.pk, customer="cus_P", subscription="sub_P",
+                                  payment_status="unpaid")
+    fake_stripe.on("GET", "/v1/checkout/sessions/cs_test_A", unpaid, once=True)
+    fake_stripe.on("GET", "/v1/subscriptions/sub_P",
+                   subscription_obj("sub_P", customer="cus_P", price=PRICE_IDS["professional_month"],
+                                    status="incomplete"), once=True)
+    deliver(public, event_obj("checkout.session.completed", unpaid), django_capture_on_commit_callbacks)
+    assert Tenant.objects.get(pk=awaiting.pk).status == "awaiting_payment"
+    _paid_checkout(fake_stripe, awaiting, session_id="cs_test_A")
+    paid = checkout_session_obj("cs_test_A", tenant_id=awaiting.pk, customer="cus_P", subscription="sub_P")
+    deliver(public, event_obj("checkout.session.async_payment_succeeded", paid), django_capture_on_commit_callbacks)
+    assert Tenant.objects.get(pk=awaiting.pk).status == "active"
+    assert StripeEvent.objects.filter(type="checkout.session.async_payment_succeeded", status="processed").exists()
+
+
+def test_a_payment_for_a_closed_tenant_ends_the_subscription_and_is_flagged(public, awaiting, fake_stripe,
+                                                                           django_capture_on_commit_callbacks):
+    """The sign-up was closed unpaid, then its Checkout completes after all: nothing to serve, so
+    the new Stripe subscription is ended at once and the event flagged for a refund."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tenants.services import tenant_signups_abandoned_close
+
+    assert tenant_signups_abandoned_close(now=timezone.now() + timedelta(hours=26)) == 1
+    session = _paid_checkout(fake_stripe, awaiting)
+    fake_stripe.on("DELETE", "/v1/subscriptions/sub_P", subscription_obj("sub_P", customer="cus_P",
+                                                                         price=PRICE_IDS["professional_month"],
+                                                                         status="canceled"))
+    deliver(public, event_obj("checkout.session.completed", session), django_capture_on_commit_callbacks)
+    assert StripeEvent.objects.get().status == "flagged"
+    [cancel] = fake_stripe.requests("DELETE", "/v1/subscriptions/sub_P")
+    assert cancel.idempotency_key == "sub-sub_P-end-closed-tenant"
+    assert Tenant.objects.get(pk=awaiting.pk).status == "closed"
+    assert not TenantEvent.objects.filter(tenant=awaiting, kind="provisioned").exists()
 
 
 def test_an_unpaid_checkout_does_not_provision(public, awaiting, fake_stripe, django_capture_on_commit_callbacks):

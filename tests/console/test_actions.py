@@ -88,6 +88,31 @@ def test_close_needs_a_reason_and_the_slug_typed(console, tenant_b):
     assert response.status_code == 400 and "不能从" in response.content.decode()
 
 
+def test_closing_a_paying_tenant_ends_its_stripe_subscription(console, tenant_b, fake_stripe):  # noqa: F811
+    """No charge after closing: the Stripe subscription ends at once, the local one is closed (out
+    of MRR, no dunning); with Stripe unreachable nothing is closed and the operator is told."""
+    from tests.billing.fake_stripe import PRICE_IDS, subscription_obj
+
+    client, _operator = console
+    subscription_make(tenant_b, plan="standard", customer="cus_B", subscription="sub_B", stripe_status="active")
+    fake_stripe.stripe_down()
+    down = _post(client, tenant_b, "close", {"reason": "客户要求注销", "confirm": tenant_b.slug})
+    assert down.status_code == 503 and Tenant.objects.get(pk=tenant_b.pk).status == "active"
+    assert Subscription.objects.get(tenant=tenant_b).status == "active" and not _log(tenant_b, "tenant_closed")
+
+    fake_stripe.reset()
+    fake_stripe.on("DELETE", "/v1/subscriptions/sub_B",
+                   subscription_obj("sub_B", customer="cus_B", price=PRICE_IDS["standard_month"], status="canceled"))
+    response = _post(client, tenant_b, "close", {"reason": "客户要求注销", "confirm": tenant_b.slug})
+    assert response.status_code == 302
+    [call] = fake_stripe.requests("DELETE", "/v1/subscriptions/sub_B")
+    assert call.idempotency_key == f"sub-{Subscription.objects.get(tenant=tenant_b).pk}-end-sub_B"
+    sub = Subscription.objects.get(tenant=tenant_b)
+    assert (sub.status, sub.stripe_status) == ("closed", "canceled")
+    tenant = Tenant.objects.get(pk=tenant_b.pk)
+    assert tenant.status == "closed" and tenant.status_reason == "客户要求注销"  # the operator's reason
+
+
 def test_unknown_action_or_tenant(console, tenant_a):
     client, _operator = console
     assert _post(client, tenant_a, "explode", {}).status_code == 404

@@ -160,6 +160,19 @@ def test_back_from_checkout_the_session_is_applied(tenant_a, admin_web, fake_str
     assert (got.plan.code, got.status, got.stripe_subscription_id) == ("standard", BillingStatus.ACTIVE, "sub_back")
 
 
+def test_a_made_up_or_foreign_session_id_applies_nothing_and_claims_no_payment(
+        tenant_a, tenant_b, admin_web, fake_stripe):  # noqa: F811
+    _subscribe(tenant_a, "trial", status=BillingStatus.TRIALING, stripe_customer_id="cus_a")
+    fake_stripe.on("GET", "/v1/checkout/sessions/cs_test_beta", checkout_session_obj(
+        "cs_test_beta", tenant_id=tenant_b.pk, customer="cus_b", subscription="sub_b"))
+    for session_id in ("cs_bogus", "cs_test_beta", "x" * 300):
+        page = admin_web.get(URL + "?session_id=" + session_id, follow=True).content.decode()
+        assert "付款已完成" not in page and "尚未收到这笔付款的确认" in page
+    assert fake_stripe.requests("GET", "/v1/subscriptions/sub_b") == []  # beta's session never applied
+    with schema_context("public"):
+        assert Subscription.objects.get(tenant=tenant_a).status == BillingStatus.TRIALING
+
+
 @pytest.mark.parametrize("failure", ["declined", "down"])
 def test_stripe_failing_at_checkout_is_a_message_not_a_500(tenant_a, admin_web, fake_stripe, failure):  # noqa: F811
     _subscribe(tenant_a, "trial", status=BillingStatus.TRIALING, stripe_customer_id="cus_fail")
