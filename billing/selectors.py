@@ -63,6 +63,23 @@ def subscriptions_due_for_dunning(now: datetime) -> QuerySet[Subscription]:
     ).order_by("pk")
 
 
+def billing_actions_for(sub: Subscription) -> dict[str, bool]:
+    """What the tenant admin may do on the billing page: pay through Checkout whenever there is
+    no live Stripe subscription (a trial, a complimentary plan, or after cancelling, during the
+    retention period: resubscribing), change the plan of a live one, cancel or undo."""
+    from .services import _has_live_stripe_subscription
+
+    open_ = sub.status != BillingStatus.CLOSED
+    paying = _has_live_stripe_subscription(sub) and sub.status != BillingStatus.CANCELLED
+    live = sub.status not in (BillingStatus.CANCELLED, BillingStatus.CLOSED)
+    return {
+        "can_checkout": open_ and not paying,
+        "can_change_plan": paying,
+        "can_cancel": live and not sub.cancel_at_period_end and sub.status != BillingStatus.INCOMPLETE,
+        "can_undo_cancel": live and sub.cancel_at_period_end,
+    }
+
+
 def trials_ending(start: datetime, end: datetime) -> QuerySet[Subscription]:
     """Trials ending between ``start`` and ``end`` whose admins were not told yet."""
     return Subscription.objects.filter(status=BillingStatus.TRIALING, trial_ends_at__gt=start,

@@ -92,7 +92,8 @@ def _plan_or_trial(code: str) -> Plan:
     return Plan.objects.filter(code=code).first() or Plan.objects.get(code="trial")
 
 
-def _subscription_create(tenant: Tenant, *, demo: bool = False, actor: str = "system") -> Subscription:
+def _subscription_create(tenant: Tenant, *, demo: bool = False, actor: str = "system",
+                         trial_start: datetime | None = None) -> Subscription:
     plan = _plan_or_trial("enterprise" if demo else (tenant.plan_code or "trial"))
     now = timezone.now()
     payload = tenant.provisioning_payload or {}
@@ -102,7 +103,7 @@ def _subscription_create(tenant: Tenant, *, demo: bool = False, actor: str = "sy
         fields["status"] = BillingStatus.INCOMPLETE
     elif plan.is_trial:
         fields["status"] = BillingStatus.TRIALING
-        fields["trial_ends_at"] = (tenant.provisioned_at or now) + timedelta(days=plan.trial_days)
+        fields["trial_ends_at"] = (trial_start or now) + timedelta(days=plan.trial_days)
     else:
         fields["status"] = BillingStatus.ACTIVE  # complimentary: no Stripe subscription
     try:
@@ -126,6 +127,7 @@ def subscription_for(tenant) -> Subscription:
     if found is not None:
         return found
     with transaction.atomic():  # the tenant is read afresh (a cached one lacks fields)
+        # a tenant from before billing existed: its trial starts now, not at its provisioning
         return _subscription_create(_tenant(tenant.pk))
 
 
@@ -135,7 +137,9 @@ def subscription_on_provisioned(*, tenant_id: int, demo: bool = False) -> Subscr
     found = Subscription.objects.select_related("plan").filter(tenant_id=tenant_id).first()
     if found is not None:
         return found
-    return _subscription_create(_tenant(tenant_id), demo=demo, actor="demo" if demo else "system")
+    tenant = _tenant(tenant_id)
+    return _subscription_create(tenant, demo=demo, actor="demo" if demo else "system",
+                                trial_start=tenant.provisioned_at)
 
 
 # -- the lifecycle -----------------------------------------------------------------------------

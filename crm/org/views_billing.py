@@ -78,7 +78,6 @@ def _usage(ent) -> list[dict]:
 
 
 def _page(request, *, status: int = 200, errors: list[str] | None = None):
-    from billing.models import Invoice
     from billing.services import subscription_for
 
     tenant = _tenant(request)
@@ -86,20 +85,17 @@ def _page(request, *, status: int = 200, errors: list[str] | None = None):
     ent = entitlements_current()
     grace_ends = (sub.past_due_since + timedelta(days=settings.BILLING_GRACE_DAYS)
                   if sub.past_due_since else None)
-    on_stripe = bool(sub.stripe_subscription_id)
-    live = sub.status not in (BillingStatus.CANCELLED, BillingStatus.CLOSED)
+    from billing.selectors import billing_actions_for, invoice_list
+
     return render(request, "org/billing/page.html", {
         "sub": sub, "plan": sub.plan, "ent": ent, "grace_ends": grace_ends,
         "status_label": BillingStatus(sub.status).label,
         "usage": _usage(ent),
         "modules": [{"key": k, "label": v, "on": ent.has_module(k), "core": k in CORE_MODULES}
                     for k, v in MODULES.items()],
-        "invoices": list(Invoice.objects.filter(tenant_id=tenant.pk).order_by("-created", "-id")[:24]),
+        "invoices": list(invoice_list(tenant.pk).order_by("-created", "-id")[:24]),
         "plans": _plans(), "intervals": Interval.choices,
-        "can_checkout": live and not on_stripe,
-        "can_change_plan": live and on_stripe,
-        "can_cancel": live and not sub.cancel_at_period_end and sub.status != BillingStatus.INCOMPLETE,
-        "can_undo_cancel": live and sub.cancel_at_period_end,
+        **billing_actions_for(sub),
         "has_customer": bool(sub.stripe_customer_id),
         "exports": data_export.data_export_list(),
         "errors": errors or [],

@@ -280,6 +280,18 @@ def test_existing_tenants_get_one_lazily(tenant_a):
     assert Subscription.objects.filter(tenant=tenant_a).count() == 1
 
 
+def test_a_tenant_from_before_billing_on_the_trial_plan_starts_its_trial_now(tenant_a):
+    """Provisioned 90 days before billing existed: its trial runs from its first billing use,
+    so the next hourly run does not make it past due."""
+    Subscription.objects.filter(tenant=tenant_a).delete()
+    Tenant.objects.filter(pk=tenant_a.pk).update(plan_code="trial",
+                                                 provisioned_at=timezone.now() - timedelta(days=90))
+    sub = services.subscription_for(tenant_a)
+    assert sub.status == "trialing"
+    assert abs((sub.trial_ends_at - timezone.now()) - timedelta(days=14)) < timedelta(minutes=1)
+    assert services.dunning_run()["past_due"] == 0 and sub_of(tenant_a).status == "trialing"
+
+
 def test_an_unpaid_sign_up_is_closed_after_a_day_and_its_subdomain_freed(tenant_env):
     """A paid sign-up whose Checkout never completed (Stripe's session lives 24 hours) is closed
     by the hourly run after 25 hours: its history stays, its subdomain can be signed up again."""

@@ -122,13 +122,23 @@ def test_status_lines_for_trial_past_due_and_cancelled(tenant_a, admin_web):
     _subscribe(tenant_a, "standard", status=BillingStatus.PAST_DUE, past_due_since=since,
                stripe_subscription_id="sub_pd", stripe_customer_id="cus_pd", stripe_status="past_due")
     suspend_on = timezone.localtime(since + datetime.timedelta(days=7))
-    assert f"请在 {suspend_on:%Y-%m-%d} 前更新付款方式" in admin_web.get(URL).content.decode()
+    body = admin_web.get(URL).content.decode()
+    assert f"请在 {suspend_on:%Y-%m-%d} 前更新付款方式" in body
+
+    assert 'action="/settings/billing/plan/"' in body and 'action="/settings/billing/checkout/"' not in body
 
     closes = timezone.now() + datetime.timedelta(days=30)
-    _subscribe(tenant_a, "standard", status=BillingStatus.CANCELLED, closes_at=closes)
+    _subscribe(tenant_a, "standard", status=BillingStatus.CANCELLED, closes_at=closes,
+               stripe_subscription_id="sub_pd", stripe_customer_id="cus_pd", stripe_status="canceled")
     body = admin_web.get(URL).content.decode()
     assert f"数据保留至 {timezone.localtime(closes):%Y-%m-%d}" in body
     assert 'data-testid="export-request"' in body
+    # during the retention period the admin can subscribe again, as the banner says
+    assert 'action="/settings/billing/checkout/"' in body and 'action="/settings/billing/plan/"' not in body
+
+    _subscribe(tenant_a, "standard", status=BillingStatus.CLOSED)
+    body = admin_web.get(URL).content.decode()
+    assert 'action="/settings/billing/checkout/"' not in body and 'action="/settings/billing/plan/"' not in body
 
 
 # -- Stripe actions -----------------------------------------------------------------------------------
