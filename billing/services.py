@@ -568,6 +568,14 @@ def _version(tenant_id: int, kind: str, operation: str = "") -> int:
     return done + refused + 1
 
 
+def _state_stamp(sub: Subscription) -> str:
+    """The state of ``sub`` an idempotency key is derived from: it changes with every change
+    of the row (ours, or Stripe's applied from a webhook, e.g. a cancel in the billing portal),
+    so a new request after any change is new to Stripe, while a retry of the same request
+    (nothing changed meanwhile) is the same one."""
+    return f"s{int(sub.updated_at.timestamp() * 1_000_000)}"
+
+
 def _refusal_recorded(sub: Subscription, exc: BillingError, *, operation: str, actor: str, **detail) -> None:
     """Record a definite refusal by Stripe (4xx, not a network or server error, which is
     retried with the same key) of an operation on the subscription."""
@@ -627,11 +635,10 @@ def subscription_cancel(*, tenant, actor: str) -> Subscription:
     if sub.status in (BillingStatus.CANCELLED, BillingStatus.CLOSED) or sub.cancel_at_period_end:
         return sub
     if _has_live_stripe_subscription(sub):
-        version = _version(sub.tenant_id, TenantEventKind.SUBSCRIPTION_CANCELLED)
         fetched_at = timezone.now()
         data = stripe_client.subscription_update(
             sub.stripe_subscription_id, params={"cancel_at_period_end": True},
-            idempotency_key=f"sub-{sub.pk}-cancel-v{version}")
+            idempotency_key=f"sub-{sub.pk}-cancel-{_state_stamp(sub)}")
         sub = _subscription_apply(data, fetched_at=fetched_at, actor=actor) or sub
         tenant_event_record(tenant_id=sub.tenant_id, kind=TenantEventKind.SUBSCRIPTION_CANCELLED, actor=actor,
                             at_period_end=True, period_end=sub.current_period_end.isoformat()
@@ -658,11 +665,10 @@ def subscription_cancel_undo(*, tenant, actor: str) -> Subscription:
     if not sub.cancel_at_period_end:
         return sub
     if _has_live_stripe_subscription(sub):
-        version = _version(sub.tenant_id, TenantEventKind.SUBSCRIPTION_CANCELLED)
         fetched_at = timezone.now()
         data = stripe_client.subscription_update(
             sub.stripe_subscription_id, params={"cancel_at_period_end": False},
-            idempotency_key=f"sub-{sub.pk}-uncancel-v{version}")
+            idempotency_key=f"sub-{sub.pk}-uncancel-{_state_stamp(sub)}")
         sub = _subscription_apply(data, fetched_at=fetched_at, actor=actor) or sub
     else:
         with transaction.atomic():

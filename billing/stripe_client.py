@@ -85,8 +85,21 @@ def _plain(obj) -> dict:
 
 def _call(fn, *args, **kwargs) -> dict:
     """Run one SDK call; Stripe's errors become BillingError (never a 500 upstream)."""
+    return _plain(_call_obj(fn, *args, **kwargs))
+
+
+def _replayed(obj) -> bool:
+    """Whether Stripe answered with the stored response of an earlier request carrying the
+    same idempotency key (``Idempotent-Replayed: true``): that body may be older than what we
+    know now, so it is not applied as the current state."""
+    headers = getattr(getattr(obj, "last_response", None), "headers", None) or {}
+    return any(k.lower() == "idempotent-replayed" and str(v).lower() == "true" for k, v in headers.items())
+
+
+def _call_obj(fn, *args, **kwargs):
+    """As _call, returning the SDK's object (its ``last_response`` carries the headers)."""
     try:
-        return _plain(fn(*args, **kwargs))
+        return fn(*args, **kwargs)
     except stripe.CardError as exc:
         log.info("stripe card error: %s", exc.code)
         raise BillingError(_("银行卡被拒绝：%(reason)s 请换一张卡或联系发卡行。") % {
@@ -166,8 +179,13 @@ def subscription_retrieve(subscription_id: str) -> dict:
 
 
 def subscription_update(subscription_id: str, *, params: dict, idempotency_key: str) -> dict:
-    return _call(client().v1.subscriptions.update, subscription_id, params=params,
-                 options=_opts(idempotency_key))
+    """The updated subscription; on a replayed answer (a retry of a request Stripe already did)
+    the subscription as it is now, read again."""
+    obj = _call_obj(client().v1.subscriptions.update, subscription_id, params=params,
+                    options=_opts(idempotency_key))
+    if _replayed(obj):
+        return subscription_retrieve(subscription_id)
+    return _plain(obj)
 
 
 def subscription_cancel_now(subscription_id: str, *, idempotency_key: str) -> dict:

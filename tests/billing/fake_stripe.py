@@ -110,6 +110,7 @@ class FakeStripe(stripe.HTTPClient):
     calls: list[Call] = field(default_factory=list)
     routes: list[_Route] = field(default_factory=list)
     down: bool = False
+    replayed: set = field(default_factory=set)  # (method, path) answered as replays of a stored response
 
     def __post_init__(self):
         stripe.HTTPClient.__init__(self)
@@ -128,7 +129,10 @@ class FakeStripe(stripe.HTTPClient):
         status, body = self._answer(call)
         if isinstance(body, Exception):
             raise body
-        return json.dumps(body), status, {"Request-Id": f"req_{uuid.uuid4().hex[:12]}"}
+        headers = {"Request-Id": f"req_{uuid.uuid4().hex[:12]}"}
+        if (call.method, call.path) in self.replayed:
+            headers["Idempotent-Replayed"] = "true"  # Stripe's answer to a repeated idempotency key
+        return json.dumps(body), status, headers
 
     def request_stream(self, method, url, headers, post_data=None, *, _usage=None):
         body, status, rheaders = self.request(method, url, headers, post_data)
@@ -165,6 +169,12 @@ class FakeStripe(stripe.HTTPClient):
             self.routes.append(route)
         return self
 
+    def replay(self, method: str, path: str, response: dict) -> FakeStripe:
+        """Answer ``method path`` with ``response`` marked as Stripe's replay of an earlier
+        request with the same idempotency key."""
+        self.replayed.add((method.upper(), path))
+        return self.on(method, path, response)
+
     def card_declined(self, method: str, path: str, *, decline_code: str = "generic_decline",
                       once: bool = False) -> FakeStripe:
         return self.on(method, path, (402, error_body(
@@ -199,6 +209,7 @@ class FakeStripe(stripe.HTTPClient):
     def reset(self) -> None:
         self.calls.clear()
         self.routes.clear()
+        self.replayed.clear()
         self.down = False
 
 

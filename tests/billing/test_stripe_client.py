@@ -172,7 +172,7 @@ def test_a_500_is_retried_and_the_retry_succeeds(fake_stripe, tenant_a):
 
     tries = fake_stripe.requests("POST", "/v1/subscriptions/sub_A")
     assert len(tries) == 2 and tries[0].idempotency_key == tries[1].idempotency_key
-    assert tries[0].idempotency_key == f"sub-{sub.pk}-cancel-v1"
+    assert tries[0].idempotency_key.startswith(f"sub-{sub.pk}-cancel-s")
     assert tries[0].params == {"cancel_at_period_end": "true"}
     assert sub.cancel_at_period_end is True and sub.status == "active"
     assert TenantEvent.objects.filter(tenant=tenant_a, kind="subscription_cancelled").count() == 1
@@ -225,3 +225,47 @@ def test_no_free_plan_switch_after_a_paid_subscription_ended(fake_stripe, tenant
         services.plan_change(tenant=tenant_a, plan=plan("enterprise"), interval="month", actor="admin@alpha.test")
     assert "重新选择套餐并付款" in str(exc.value.message_dict["plan"])
     assert Subscription.objects.get(tenant=tenant_a).plan.code == "standard" and fake_stripe.calls == []
+
+
+def test_cancel_and_undo_keys_follow_the_state_and_a_replayed_answer_is_read_again(fake_stripe, tenant_a):
+    """Cancelled in the billing portal (a webhook applies it), undone here, cancelled in the
+    portal again, undone again: each undo is a new request to Stripe (not a replay of the first
+    one). And when Stripe answers with a replayed (older) body, the subscription is read again."""
+    from django.utils import timezone
+
+    from billing.services import _subscription_apply
+
+    _stripe_sub(tenant_a)
+    state = {"cancel": True}
+
+    def current(_call=None):
+        return subscription_obj("sub_A", customer="cus_A", price=PRICE_IDS["standard_month"],
+                                cancel_at_period_end=state["cancel"])
+
+    fake_stripe.on("GET", "/v1/subscriptions/sub_A", lambda call: current())
+
+    def update(call):
+        state["cancel"] = call.params["cancel_at_period_end"] == "true"
+        return current()
+
+    fake_stripe.on("POST", "/v1/subscriptions/sub_A", update)
+    keys = []
+    for _round in range(2):
+        state["cancel"] = True  # the portal cancels; the webhook applies it
+        _subscription_apply(current(), fetched_at=timezone.now())
+        assert Subscription.objects.get(tenant=tenant_a).cancel_at_period_end
+        services.subscription_cancel_undo(tenant=tenant_a, actor="admin@alpha.test")
+        keys.append(fake_stripe.last("POST", "/v1/subscriptions/sub_A").idempotency_key)
+        assert not Subscription.objects.get(tenant=tenant_a).cancel_at_period_end
+    assert len(set(keys)) == 2
+
+    # Stripe replays a stored answer (older than the truth): the subscription is read again
+    fake_stripe.reset()
+    state["cancel"] = False
+    fake_stripe.on("GET", "/v1/subscriptions/sub_A", lambda call: current())
+    stale = subscription_obj("sub_A", customer="cus_A", price=PRICE_IDS["standard_month"], cancel_at_period_end=True)
+    fake_stripe.replay("POST", "/v1/subscriptions/sub_A", stale)
+    Subscription.objects.filter(tenant=tenant_a).update(cancel_at_period_end=True)
+    sub = services.subscription_cancel_undo(tenant=tenant_a, actor="admin@alpha.test")
+    assert fake_stripe.requests("GET", "/v1/subscriptions/sub_A")  # read again
+    assert sub.cancel_at_period_end is False  # the truth, not the replayed body
