@@ -27,7 +27,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
 from django.dispatch import Signal, receiver
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
@@ -229,6 +229,30 @@ urlpatterns = [
 
 
 # -- the session's limits and the banner ---------------------------------------------------------
+# What an operator may not do as the user: anything that outlives the session or takes the
+# company's data away (billing, the full data export, integration secrets and ERP keys, API
+# tokens, passwords, new accounts). Paths of the tenant host; reading the billing page is fine.
+SUPPORT_DENIED_ANY = ("/settings/billing/export/", "/password-reset/", "/reset/")
+SUPPORT_DENIED_WRITES = ("/settings/billing/", "/integrations/", "/staff/invite/", "/api/v1/auth/token",
+                         "/api/v1/erp-clients", "/api/v1/webhook-endpoints")
+SUPPORT_DENIED_CREATES = ("/api/v1/staff/", "/api/v1/staff")  # the API's staff invitation
+
+
+def support_access_denied(method: str, path: str) -> bool:
+    if path.startswith(SUPPORT_DENIED_ANY):
+        return True
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return False
+    return path.startswith(SUPPORT_DENIED_WRITES) or (method == "POST" and path in SUPPORT_DENIED_CREATES)
+
+
+def _denied(request):
+    message = _("客服代登录期间不能执行此操作（账单与付款、数据导出、集成密钥、API 令牌、密码与新账号），请让客户本人操作。")
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message, "code": "support_access_restricted"}, status=403)
+    return render(request, "org/support_access/refused.html", {"message": message}, status=403)
+
+
 class SupportAccessMiddleware:
     """On a tenant host, for a support session: end it at its expiry (signed out, told why),
     tag the audit rows written meanwhile ``via="operator"``, and report every page."""
@@ -256,6 +280,8 @@ class SupportAccessMiddleware:
             support_access_event.send(sender=User, event="page", session_id=marker["session_id"],
                                       schema_name=connection.schema_name, path=request.path[:300],
                                       method=request.method, ip=_ip(request))
+        if support_access_denied(request.method, request.path):
+            return _denied(request)
         with audit_context(via="operator"):
             return self.get_response(request)
 

@@ -12,6 +12,7 @@ import pytest
 from django.core import signing
 from django.test import Client
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from console.models import OperatorLogEntry, SupportSession
 from crm.audit.models import AuditEntry
@@ -332,3 +333,39 @@ def test_a_token_of_a_revoked_session_is_refused(operator_client, tenant_a, user
                            {"session_id": session.pk}).status_code == 302
     _browser, response = _enter(tenant_a, url)
     assert response.status_code == 403 and "已被运营控制台撤销" in response.content.decode()
+
+
+def test_an_operator_acting_as_the_admin_cannot_take_data_or_make_lasting_credentials(
+        operator_client, tenant_a, user_in):
+    """Support access is for looking and fixing: no billing action, no data export, no
+    integration secret or ERP key, no API token, no password change, no new account."""
+    client, _operator = operator_client
+    admin = user_in(tenant_a, "admin")
+    browser, response = _enter(tenant_a, _grant(client, tenant_a, admin)["Location"])
+    assert response.status_code == 302
+    assert browser.get("/settings/billing/").status_code == 200  # reading is fine
+    assert browser.get("/customers/").status_code == 200
+    refused = [
+        browser.post("/settings/billing/export/"),
+        browser.get("/settings/billing/export/anything/"),
+        browser.post("/settings/billing/cancel/"),
+        browser.post("/settings/billing/portal/"),
+        browser.post("/integrations/erp-clients/new", {"name": "x"}),
+        browser.post("/staff/invite/", {"email": "new@alpha.cn"}),
+        browser.post("/api/v1/auth/token", {"email": admin.email, "password": "x"}),
+        browser.post("/api/v1/erp-clients/", {"name": "x"}),
+        browser.post("/api/v1/webhook-endpoints/", {"url": "https://x.example.com"}),
+        browser.post("/api/v1/staff/", {"email": "new2@alpha.cn"}),
+        browser.get("/password-reset/"),
+    ]
+    assert [r.status_code for r in refused] == [403] * len(refused)
+    assert "客服代登录期间不能执行此操作" in refused[0].content.decode()
+    assert refused[6].json()["code"] == "support_access_restricted"
+    with schema_context(tenant_a.schema_name):
+        assert not User.objects.filter(email__in=["new@alpha.cn", "new2@alpha.cn"]).exists()
+    # the user's own session (no support marker) is not restricted
+    from tests.conftest import PASSWORD
+
+    own = Client(HTTP_HOST=host_of(tenant_a))
+    assert own.post("/login/", {"username": admin.email, "password": PASSWORD}).status_code == 302
+    assert own.get("/password-reset/").status_code == 200
