@@ -362,6 +362,12 @@ def _subscription_apply(data: dict, *, fetched_at: datetime, actor: str = STRIPE
     if sub.stripe_subscription_id and sub.stripe_subscription_id != view["stripe_subscription_id"]:
         if view["stripe_status"] in ("canceled", "incomplete_expired", "incomplete"):
             return sub  # an old or abandoned subscription of the same customer
+        if _has_live_stripe_subscription(sub) and sub.status not in (BillingStatus.CANCELLED, BillingStatus.CLOSED):
+            # a second live subscription (two Checkout tabs both paid): never flip between them;
+            # the event is flagged for an operator to refund one
+            log.warning("billing: tenant %s has a second live Stripe subscription %s (keeps %s)",
+                        sub.tenant_id, view["stripe_subscription_id"], sub.stripe_subscription_id)
+            return None
         log.info("billing: tenant %s moves to Stripe subscription %s", sub.tenant_id,
                  view["stripe_subscription_id"])
     if sub.stripe_synced_at and fetched_at <= sub.stripe_synced_at:
@@ -798,7 +804,7 @@ def stripe_event_process(*, event_pk: int) -> StripeEvent:
             else:
                 if tenant is None:
                     event.status = StripeEventStatus.FLAGGED
-                    event.error = _("未知的 Stripe 客户或订阅：%(id)s") % {
+                    event.error = _("未知的 Stripe 客户或订阅，或该租户已有另一份有效订阅：%(id)s") % {
                         "id": event.customer_id or event.object_id}
                 else:
                     event.status, event.error, event.tenant_id = StripeEventStatus.PROCESSED, "", tenant.pk

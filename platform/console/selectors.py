@@ -214,6 +214,10 @@ def dashboard_figures(*, now: datetime.datetime | None = None) -> dict:
 
     failed_events = (StripeEvent.objects.filter(type="invoice.payment_failed", created__gte=start)
                      .select_related("tenant").order_by("-created"))
+    from billing.enums import StripeEventStatus
+
+    attention = (StripeEvent.objects.filter(status__in=[StripeEventStatus.FLAGGED, StripeEventStatus.FAILED])
+                 .select_related("tenant").order_by("-received_at", "-id"))
     past_due = (Subscription.objects.filter(status=BillingStatus.PAST_DUE, tenant__is_template=False)
                 .select_related("tenant", "plan").order_by("past_due_since"))
     return {
@@ -224,6 +228,7 @@ def dashboard_figures(*, now: datetime.datetime | None = None) -> dict:
         "churned": churned, "churn_base": at_start, "churn_rate": churn,
         "failed_payments": failed_events.count(), "failed_recent": list(failed_events[:10]),
         "past_due": list(past_due[:20]), "past_due_total": past_due.count(),
+        "events_attention": list(attention[:20]), "events_attention_total": attention.count(),
         "status_counts": tenant_status_counts(),
     }
 

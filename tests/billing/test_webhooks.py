@@ -426,3 +426,17 @@ def test_event_payload_round_trips_as_json(public, paying, fake_stripe, django_c
     event = event_obj("customer.discount.created", {"id": "di_1", "object": "discount", "customer": "cus_A"})
     deliver(public, event, django_capture_on_commit_callbacks)
     assert json.dumps(StripeEvent.objects.get().payload, sort_keys=True) == json.dumps(event, sort_keys=True)
+
+
+def test_a_second_live_subscription_is_flagged_not_switched_to(public, paying, fake_stripe,
+                                                               django_capture_on_commit_callbacks):
+    """Two Checkout tabs both paid: the tenant keeps its subscription; the other one's events are
+    flagged for an operator (who refunds it), and the plan never flips between the two."""
+    other = subscription_obj("sub_Z", customer="cus_A", price=PRICE_IDS["professional_month"],
+                             period_start=NOW - 60, period_end=NOW + 30 * 86400)
+    fake_stripe.on("GET", "/v1/subscriptions/sub_Z", other)
+    deliver(public, event_obj("customer.subscription.created", other), django_capture_on_commit_callbacks)
+    event = StripeEvent.objects.get()
+    assert event.status == "flagged" and "另一份有效订阅" in event.error
+    sub = Subscription.objects.get(tenant=paying)
+    assert (sub.stripe_subscription_id, sub.plan.code) == ("sub_A", "standard")

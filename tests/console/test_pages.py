@@ -193,6 +193,18 @@ def test_dashboard_figures(console, tenant_a, tenant_b):
     assert f"evt_fail_0_{tenant_a.pk}" in page and f"evt_fail_1_{tenant_a.pk}" not in page
 
 
+def test_the_dashboard_lists_the_stripe_events_that_need_an_operator(console, tenant_a):
+    client, _operator = console
+    now = timezone.now()
+    for event_id, status in (("evt_flag", "flagged"), ("evt_fail", "failed"), ("evt_ok", "processed"),
+                             ("evt_ign", "ignored")):
+        StripeEvent.objects.create(event_id=event_id, type="customer.subscription.created", created=now,
+                                   payload={}, status=status, customer_id="cus_x", error=f"{status} because")
+    area = re.search(r'data-testid="events-attention">(.*?)</div>', _get(client, "/console/"), re.S).group(1)
+    assert 'data-event="evt_flag"' in area and 'data-event="evt_fail"' in area
+    assert "evt_ok" not in area and "evt_ign" not in area and "flagged because" in area
+
+
 def test_dashboard_signups_per_week_and_active_by_mode_and_plan(console, tenant_a, tenant_b):
     figures = selectors.dashboard_figures()
     assert len(figures["signups"]) == 12
