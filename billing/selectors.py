@@ -12,12 +12,22 @@ from .enums import BillingStatus
 from .models import Invoice, Plan, StripeEvent, Subscription
 
 
-def plan_list_public() -> QuerySet[Plan]:
-    return Plan.objects.filter(is_active=True, is_public=True)
+def plan_list(*, public: bool = False, paid: bool = False) -> list[Plan]:
+    """The plans on sale, in their display order; ``public``: only those on the pricing page;
+    ``paid``: not the trial."""
+    qs = Plan.objects.filter(is_active=True)
+    if public:
+        qs = qs.filter(is_public=True)
+    if paid:
+        qs = qs.filter(is_trial=False)
+    return list(qs.order_by("sort_order", "code"))
 
 
-def plan_get(code: str) -> Plan | None:
-    return Plan.objects.filter(code=code, is_active=True).first()
+def plan_get(code: str, *, public: bool = False) -> Plan | None:
+    if not code or len(code) > 32:
+        return None
+    qs = Plan.objects.filter(code=code, is_active=True)
+    return (qs.filter(is_public=True) if public else qs).first()
 
 
 def plan_for_price(price_id: str) -> tuple[str, str] | None:

@@ -49,9 +49,9 @@ def _billing_url(request) -> str:
 
 
 def _plans():
-    from billing.models import Plan
+    from billing.selectors import plan_list
 
-    return list(Plan.objects.filter(is_active=True, is_trial=False).order_by("sort_order", "code"))
+    return plan_list(paid=True)
 
 
 def _plan_from(request):

@@ -62,9 +62,9 @@ def _render(request, template: str, context: dict, *, status: int = 200):
 
 
 def _plans():
-    from billing.models import Plan
+    from billing.selectors import plan_list
 
-    return list(Plan.objects.filter(is_active=True).order_by("sort_order", "code"))
+    return plan_list()
 
 
 # -- sign-in -------------------------------------------------------------------------------------

@@ -2,13 +2,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from billing.enums import Interval
+from billing.selectors import plan_list
 from tenants.modes import MODES
-
-from .selectors import plan_list_public
 
 
 def _plan_choices():
-    return [(plan.code, plan.display_name) for plan in plan_list_public()]
+    return [(plan.code, plan.display_name) for plan in plan_list(public=True)]
 
 
 def _mode_choices():

@@ -14,17 +14,6 @@ from tenants.models import Tenant
 from tenants.selectors import tenant_base_url
 
 
-def plan_list_public() -> list[Plan]:
-    """The plans on the pricing page and in the sign-up form, in their display order."""
-    return list(Plan.objects.filter(is_public=True, is_active=True).order_by("sort_order", "code"))
-
-
-def plan_get_public(code: str) -> Plan | None:
-    if not code or len(code) > 32:
-        return None
-    return Plan.objects.filter(code=code, is_public=True, is_active=True).first()
-
-
 def plan_module_rows(plans: list[Plan]) -> list[dict]:
     """One row per module: its label and, per plan, whether the plan includes it."""
     return [{"key": key, "label": label, "included": [key in plan.modules for plan in plans]}

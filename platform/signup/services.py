@@ -17,12 +17,13 @@ from django.db import IntegrityError
 from django.utils.translation import gettext as _
 
 from billing.enums import Interval
+from billing.selectors import plan_get
 from tenants.enums import TenantStatus
 from tenants.models import Tenant
 from tenants.modes import MODES
 from tenants.services import tenant_create_async, tenant_request, tenant_slug_validate
 
-from .selectors import plan_get_public, plan_is_purchasable
+from .selectors import plan_is_purchasable
 
 SESSION_ID_RE = re.compile(r"^cs_[A-Za-z0-9_]{1,250}$")
 
@@ -54,7 +55,7 @@ def signup_validate(*, name: str, slug: str, mode: str, admin_name: str, admin_e
     password_errors = _password_errors(password=password, admin_email=admin_email, admin_name=admin_name)
     if password_errors:
         errors["password"] = password_errors
-    plan = plan_get_public(plan_code)
+    plan = plan_get(plan_code, public=True)
     if plan is None:
         errors["plan"] = [_("请选择一个套餐。")]
     elif not plan.is_trial:
@@ -101,7 +102,7 @@ def signup_checkout_start(*, tenant: Tenant, success_url: str, cancel_url: str) 
 
     if tenant.status != TenantStatus.AWAITING_PAYMENT:
         return None
-    plan = plan_get_public(tenant.plan_code)
+    plan = plan_get(tenant.plan_code, public=True)
     interval = (tenant.provisioning_payload or {}).get("interval") or Interval.MONTH
     if plan is None or plan.is_trial:
         raise ValidationError({"plan": _("该套餐已停止销售，请联系我们。")})

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.enums import Interval
+from billing.selectors import plan_get, plan_list
 from billing.services import BillingError
 from tenants.enums import TenantStatus
 from tenants.modes import MODES
@@ -33,7 +34,7 @@ def _language() -> str:
 
 
 def _plans_context() -> dict:
-    plans = selectors.plan_list_public()
+    plans = plan_list(public=True)
     return {"plans": plans, "module_rows": selectors.plan_module_rows(plans)}
 
 
@@ -78,7 +79,7 @@ def _progress_url(request, tenant) -> str:
 
 
 def _form_page(request, form, *, status=200, notice=""):
-    plans = selectors.plan_list_public()
+    plans = plan_list(public=True)
     return render(request, "signup/signup.html", {
         "form": form, "form_token": tokens.form_token_issue(), "nav_items": _nav("signup"),
         "modes": list(MODES.values()), "plans": plans, "notice": notice,
@@ -116,10 +117,10 @@ def signup(request):
     if request.method == "GET":
         initial = {"interval": request.GET.get("interval") if request.GET.get("interval") in Interval.values
                    else Interval.MONTH}
-        if selectors.plan_get_public(request.GET.get("plan", "")):
+        if plan_get(request.GET.get("plan", ""), public=True):
             initial["plan"] = request.GET["plan"]
         else:
-            trial = next((p for p in selectors.plan_list_public() if p.is_trial), None)
+            trial = next((p for p in plan_list(public=True) if p.is_trial), None)
             if trial:
                 initial["plan"] = trial.code
         return _form_page(request, SignupForm(initial=initial))
