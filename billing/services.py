@@ -590,9 +590,10 @@ def _refusal_recorded(sub: Subscription, exc: BillingError, *, operation: str, a
                             operation=operation, code=exc.code, message=str(exc.message)[:500], **detail)
 
 
-def plan_change(*, tenant, plan: Plan, interval: str, actor: str) -> Subscription:
+def plan_change(*, tenant, plan: Plan, interval: str, actor: str, grant: bool = True) -> Subscription:
     """Move the tenant to ``plan``. With a Stripe subscription: Stripe updates it with
-    proration; without one (trial, complimentary): recorded here only."""
+    proration; without one (trial, complimentary): recorded here only, as a free grant, which
+    only operators make (``grant=False`` for the tenant's own admin: they pay via Checkout)."""
     if interval not in Interval.values:
         raise ValidationError({"interval": _("请选择按月或按年付费。")})
     if plan.is_trial or not plan.is_active:
@@ -624,6 +625,8 @@ def plan_change(*, tenant, plan: Plan, interval: str, actor: str) -> Subscriptio
             _refusal_recorded(sub, exc, operation="plan_change", actor=actor, plan=plan.code, interval=interval)
             raise
         return _subscription_apply(data, fetched_at=fetched_at, actor=actor) or sub
+    if not grant:
+        raise BillingError(_("当前没有付费订阅，请先选择付费套餐并完成付款。"), code="no_subscription", status=409)
     with transaction.atomic():
         sub = _lock(sub.pk)
         _plan_set(sub, plan, interval, actor=actor, source="local")

@@ -168,15 +168,9 @@ def billing_plan_change(request):
     from billing.services import plan_change
 
     def run():
-        from billing.services import BillingError, subscription_for
-
         plan, interval = _plan_from(request)
-        tenant = _tenant(request)
-        if not subscription_for(tenant).stripe_subscription_id:
-            # Without a paid subscription a plan change is a free grant (operators only):
-            # the tenant's own admin pays through Checkout instead.
-            raise BillingError(_("当前没有付费订阅，请先选择付费套餐并完成付款。"), code="no_subscription", status=409)
-        plan_change(tenant=tenant, plan=plan, interval=interval, actor=request.user.email)
+        plan_change(tenant=_tenant(request), plan=plan, interval=interval, actor=request.user.email,
+                    grant=False)  # the tenant's own admin pays through Checkout
         entitlements_forget(request.tenant.pk)
         messages.success(request, _("套餐已变更为「%(plan)s」。") % {"plan": plan.display_name})
         return redirect("org:billing")

@@ -218,6 +218,15 @@ def test_local_plan_change_for_a_complimentary_tenant_sends_nothing(fake_stripe,
         services.plan_change(tenant=tenant_a, plan=plan("trial"), interval="month", actor="ops@qiao.cn")
 
 
+def test_a_tenant_admin_gets_no_free_plan_without_a_paid_subscription(fake_stripe, tenant_a):
+    subscription_make(tenant_a, plan="trial", status="trialing")
+    with pytest.raises(services.BillingError) as refused:
+        services.plan_change(tenant=tenant_a, plan=plan("enterprise"), interval="month",
+                             actor="admin@alpha.test", grant=False)
+    assert refused.value.status == 409 and "完成付款" in refused.value.message
+    assert Subscription.objects.get(tenant=tenant_a).plan.code == "trial" and fake_stripe.calls == []
+
+
 def test_no_free_plan_switch_after_a_paid_subscription_ended(fake_stripe, tenant_a):
     subscription_make(tenant_a, plan="standard", customer="cus_A", subscription="sub_A", stripe_status="canceled",
                       status="cancelled")
