@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from .enums import BillingStatus
@@ -117,3 +119,39 @@ def tenant_admin_emails(schema_name: str) -> list[str]:
     with schema_context(schema_name):
         return list(User.staff.filter(is_active=True, roles__code=SystemRole.TENANT_ADMIN)
                     .order_by("email").values_list("email", flat=True).distinct())
+
+
+# -- what the tenant admins are told -------------------------------------------------------------
+TRIAL_NOTICE_DAYS = 3  # the banner and the reminder email come this many days before a trial ends
+
+
+def local_day(value: datetime | None) -> str:
+    """The Asia/Shanghai (current time zone) day of ``value``, ISO, for messages."""
+    return timezone.localtime(value).date().isoformat() if value else ""
+
+
+def billing_banner_text(subscription, *, now=None) -> str | None:
+    """What a tenant admin must know about billing: the trial ends within 3 days, a payment
+    is overdue (and when the space will be suspended), the subscription was cancelled (and
+    until when the data is kept), or will end at the end of the period."""
+    if subscription is None:
+        return None
+    now = now or timezone.now()
+    status = subscription.status
+    if status == BillingStatus.TRIALING and subscription.trial_ends_at and not subscription.stripe_subscription_id:
+        if subscription.trial_ends_at - now <= timedelta(days=TRIAL_NOTICE_DAYS):
+            if subscription.cancel_at_period_end:
+                return _("试用将于 %(date)s 结束，届时空间将转为只读。") % {"date": local_day(subscription.trial_ends_at)}
+            return _("试用将于 %(date)s 结束，请选择套餐以继续使用。") % {"date": local_day(subscription.trial_ends_at)}
+    if status == BillingStatus.PAST_DUE:
+        since = subscription.past_due_since or now
+        return _("付款逾期：请在 %(date)s 前完成付款，否则空间将暂停为只读。") % {
+            "date": local_day(since + timedelta(days=settings.BILLING_GRACE_DAYS))}
+    if status == BillingStatus.CANCELLED and subscription.closes_at:
+        return _("订阅已取消，数据保留至 %(date)s，期间可导出全部数据或重新订阅。") % {
+            "date": local_day(subscription.closes_at)}
+    if status in (BillingStatus.ACTIVE, BillingStatus.TRIALING) and subscription.cancel_at_period_end:
+        end = subscription.current_period_end or subscription.trial_ends_at
+        if end:
+            return _("订阅将于 %(date)s 结束，之后空间转为只读。可在账单页撤销取消。") % {"date": local_day(end)}
+    return None

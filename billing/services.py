@@ -33,6 +33,8 @@ from . import stripe_client
 from .enums import ALLOWED_TRANSITIONS, BillingStatus, Interval, StripeEventStatus
 from .models import Invoice, Plan, StripeEvent, Subscription
 from .selectors import (
+    TRIAL_NOTICE_DAYS,
+    local_day,
     plan_for_price,
     subscription_for_stripe,
     subscriptions_due_for_dunning,
@@ -67,8 +69,6 @@ def _id_of(value) -> str:
     return value or ""
 
 
-def _day(value: datetime | None) -> str:
-    return timezone.localtime(value).date().isoformat() if value else ""
 
 
 def _entitlements_forget(tenant_id: int) -> None:
@@ -148,11 +148,11 @@ BILLING_SOURCE = "billing"  # tenants.services.tenant_set_status(source=): chang
 def _tenant_reason(to: str, sub: Subscription, language: str) -> str:
     with translation.override(language):
         if to == BillingStatus.SUSPENDED:
-            return _("欠费暂停：自 %(date)s 起逾期未付，付款后自动恢复。") % {"date": _day(sub.past_due_since)}
+            return _("欠费暂停：自 %(date)s 起逾期未付，付款后自动恢复。") % {"date": local_day(sub.past_due_since)}
         if to == BillingStatus.CANCELLED:
-            return _("已取消订阅，数据保留至 %(date)s，期间可导出数据或重新订阅。") % {"date": _day(sub.closes_at)}
+            return _("已取消订阅，数据保留至 %(date)s，期间可导出数据或重新订阅。") % {"date": local_day(sub.closes_at)}
         if to == BillingStatus.CLOSED:
-            return _("订阅已取消，数据保留期已于 %(date)s 结束。") % {"date": _day(sub.closes_at)}
+            return _("订阅已取消，数据保留期已于 %(date)s 结束。") % {"date": local_day(sub.closes_at)}
     return ""
 
 
@@ -245,8 +245,8 @@ def subscription_end_now(*, tenant, actor: str, reason: str = "") -> Subscriptio
 # -- emails to the tenant admins ---------------------------------------------------------------
 def _email_texts(kind: str, sub: Subscription, tenant: Tenant) -> tuple[str, str]:
     grace_end = (sub.past_due_since + timedelta(days=settings.BILLING_GRACE_DAYS)) if sub.past_due_since else None
-    args = {"name": tenant.name, "plan": sub.plan.display_name, "suspend": _day(grace_end),
-            "closes": _day(sub.closes_at), "trial_end": _day(sub.trial_ends_at)}
+    args = {"name": tenant.name, "plan": sub.plan.display_name, "suspend": local_day(grace_end),
+            "closes": local_day(sub.closes_at), "trial_end": local_day(sub.trial_ends_at)}
     texts = {
         "trial_ending": (_("【Qiao】%(name)s 的试用将于 %(trial_end)s 结束"),
                          _("%(name)s 的免费试用将于 %(trial_end)s 结束。请在此之前到“设置 → 套餐与账单”选择套餐并付款，"
@@ -856,7 +856,6 @@ def dunning_run(*, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-TRIAL_REMINDER_DAYS = 3
 EVENT_STALE_MINUTES = 10  # a stored event not processed by then lost its task (a broker outage)
 EVENT_MAX_ATTEMPTS = 20
 
@@ -878,12 +877,12 @@ def stripe_events_requeue(*, now: datetime) -> int:
 
 
 def trial_reminders_send(*, now: datetime) -> int:
-    """Tell the admins of each trial that ends within TRIAL_REMINDER_DAYS (and is not already
+    """Tell the admins of each trial that ends within TRIAL_NOTICE_DAYS (and is not already
     cancelled or paid through Stripe) once per trial end; recorded as a tenant event."""
     from .selectors import trials_ending
 
     sent = 0
-    for pk in list(trials_ending(now, now + timedelta(days=TRIAL_REMINDER_DAYS)).values_list("pk", flat=True)):
+    for pk in list(trials_ending(now, now + timedelta(days=TRIAL_NOTICE_DAYS)).values_list("pk", flat=True)):
         with transaction.atomic():
             sub = _lock(pk)
             if (sub.status != BillingStatus.TRIALING or sub.trial_reminded_at is not None or sub.cancel_at_period_end

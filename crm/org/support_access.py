@@ -39,6 +39,7 @@ from crm.audit.services import audit_entries_save, audit_entry_build
 
 from .enums import UserKind
 from .models import User
+from .web import client_ip
 
 TOKEN_SALT = "qiao.support-access.v1"
 TOKEN_MAX_AGE = 60  # seconds between the console's redirect and the tenant host's answer
@@ -152,7 +153,7 @@ def support_access_begin(request, *, token: str) -> User:
     # little longer so that it can, then dies on its own if the browser never comes back.
     request.session.set_expiry(max(1, expires_at - int(time.time())) + SESSION_GRACE_SECONDS)
     support_access_event.send(sender=User, event="signed_in", session_id=data["sid"],
-                              schema_name=connection.schema_name, ip=_ip(request))
+                              schema_name=connection.schema_name, ip=client_ip(request))
     return user
 
 
@@ -171,7 +172,7 @@ def _ended(request, *, marker: dict, reason: str) -> None:
     if user is not None:
         _audit(user=user, action="support_end", data=marker, changes={"end": {"old": None, "new": reason}})
     support_access_event.send(sender=User, event="ended", session_id=marker["session_id"],
-                              schema_name=connection.schema_name, end_reason=reason, ip=_ip(request))
+                              schema_name=connection.schema_name, end_reason=reason, ip=client_ip(request))
 
 
 @receiver(user_logged_out)
@@ -190,10 +191,6 @@ def _when(epoch: int) -> datetime.datetime:
 def support_session_of(request) -> dict | None:
     session = getattr(request, "session", None)
     return session.get(SESSION_KEY) if session is not None else None
-
-
-def _ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _console_url(path_: str = "/console/") -> str:
@@ -279,7 +276,7 @@ class SupportAccessMiddleware:
         if request.path != "/support-access/end/":
             support_access_event.send(sender=User, event="page", session_id=marker["session_id"],
                                       schema_name=connection.schema_name, path=request.path[:300],
-                                      method=request.method, ip=_ip(request))
+                                      method=request.method, ip=client_ip(request))
         if support_access_denied(request.method, request.path):
             return _denied(request)
         with audit_context(via="operator"):

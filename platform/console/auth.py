@@ -18,10 +18,6 @@ SESSION_PENDING = "console_pending"
 SESSION_SECONDS = 8 * 3600  # an operator signs in again after a working day
 
 
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def operator_verified(request) -> bool:
     user = getattr(request, "user", None)
     return bool(

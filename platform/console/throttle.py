@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache
 
+from crm.org.web import window_counter_hit
+
 ACCOUNT_LIMIT = getattr(settings, "CONSOLE_LOGIN_ACCOUNT_LIMIT", 5)
 ADDRESS_LIMIT = getattr(settings, "CONSOLE_LOGIN_ADDRESS_LIMIT", 20)
 WINDOW_SECONDS = getattr(settings, "CONSOLE_LOGIN_WINDOW_SECONDS", 15 * 60)
@@ -31,12 +33,7 @@ def login_failure_record(*, email: str, ip: str | None) -> bool:
     """Count one failure; True when this failure locks the account or the address."""
     locked = False
     for key, limit in _keys(email=email, ip=ip).items():
-        cache.add(key, 0, timeout=WINDOW_SECONDS)  # the window starts at the first failure
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=WINDOW_SECONDS)
-            count = 1
+        count = window_counter_hit(key, timeout=WINDOW_SECONDS)  # the window starts at the first failure
         locked = locked or count == limit
     return locked
 

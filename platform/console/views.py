@@ -24,7 +24,7 @@ from django_tenants.utils import schema_context
 
 from crm.org.models import User
 from crm.org.support_access import MAX_MINUTES, support_access_candidates
-from crm.org.web import validation_messages
+from crm.org.web import client_ip, validation_messages
 from tenants.enums import TenantStatus
 from tenants.models import Tenant
 from tenants.modes import MODES
@@ -35,7 +35,6 @@ from .auth import (
     SESSION_PENDING,
     SESSION_SECONDS,
     SESSION_VERIFIED,
-    client_ip,
     operator_required,
     operator_verified,
 )

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from crm.org.web import client_ip as web_client_ip
+from crm.org.web import window_counter_hit
+
 ATTEMPTS_FACTOR = 10
 WINDOW = 3600
 
@@ -23,9 +26,8 @@ class RateLimited:
 
 
 def client_ip(request) -> str:
-    """The address the request came from. Behind a reverse proxy, the proxy must set
-    REMOTE_ADDR (a forwarded header sent by the client is never trusted here)."""
-    return (request.META.get("REMOTE_ADDR") or "unknown")[:64]
+    """The address the rate limit counts by (crm.org.web.client_ip, never a forwarded header)."""
+    return (web_client_ip(request) or "unknown")[:64]
 
 
 def _now() -> float:
@@ -45,13 +47,7 @@ def _count(kind: str, ip: str) -> int:
 
 
 def _hit(kind: str, ip: str) -> int:
-    key = _key(kind, ip)
-    cache.add(key, 0, timeout=WINDOW + 60)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=WINDOW + 60)
-        return 1
+    return window_counter_hit(_key(kind, ip), timeout=WINDOW + 60)
 
 
 def signup_rate_check(ip: str) -> RateLimited | None:

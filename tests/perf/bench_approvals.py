@@ -132,47 +132,12 @@ def _text(value) -> str:
     return s
 
 
-def _secondary_indexes(cursor, schema: str, table: str) -> list[tuple[str, str]]:
-    cursor.execute(
-        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-        "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
-        "WHERE n.nspname = %s AND t.relname = %s "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)", [schema, table])
-    return cursor.fetchall()
-
-
-class Copier:
-    """Streams COPY text lines of one table in 4 MB chunks."""
-
-    def __init__(self, raw, table: str, columns):
-        self.cur = raw.cursor()
-        cols = ", ".join(f'"{c}"' for c in columns)
-        self.ctx = self.cur.copy(f"COPY {table} ({cols}) FROM STDIN")
-        self.copy = self.ctx.__enter__()
-        self.buf: list[str] = []
-        self.size = 0
-
-    def row(self, values) -> None:
-        line = "\t".join(values) + "\n"
-        self.buf.append(line)
-        self.size += len(line)
-        if self.size >= 4 << 20:
-            self.copy.write("".join(self.buf))
-            self.buf, self.size = [], 0
-
-    def close(self) -> None:
-        if self.buf:
-            self.copy.write("".join(self.buf))
-        self.ctx.__exit__(None, None, None)
-        self.cur.close()
 
 
 # -- the load -------------------------------------------------------------------------------------
 def load(tenant, n: int, seed: int = 42) -> dict:
     """Replace the tenant's approval requests with ``n`` generated ones. COPY runs on three
     connections at once (requests, steps, assignments), so nothing may query in between."""
-    import psycopg
-    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection
 
@@ -194,18 +159,7 @@ def load(tenant, n: int, seed: int = 42) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE approvals_approvalassignment, approvals_approvalstep, approvals_approvalrequest "
                        "CASCADE")
-        template = settings.TENANT_TEMPLATE_SCHEMA
-        rebuild = []
-        for table in TABLES:
-            for name, _definition in _secondary_indexes(cursor, schema, table):
-                cursor.execute(f'DROP INDEX "{schema}"."{name}"')
-            for _name, definition in _secondary_indexes(cursor, template, table):
-                for on in (f" ON {template}.{table} ", f' ON "{template}".{table} '):
-                    if on in definition:
-                        rebuild.append(definition.replace(on, f' ON "{schema}".{table} '))
-                        break
-                else:
-                    raise AssertionError(definition)
+        rebuild = bl.indexes_drop_for_load(cursor, schema, TABLES)
     connection.set_schema_to_public()
 
     def chain_json(amount: Decimal, credit: bool) -> str:
@@ -221,15 +175,10 @@ def load(tenant, n: int, seed: int = 42) -> dict:
 
     chains = {(big, credit): chain_json(Decimal("100000") if big else Decimal("1"), credit)
               for big in (False, True) for credit in (False, True)}
-    dsn = connection.get_connection_params()
-    conns = [psycopg.connect(**{k: v for k, v in dsn.items() if k not in ("cursor_factory", "context")})
-             for _ in range(3)]
-    for c in conns:
-        c.execute("SET session_replication_role = replica")
-        c.execute(f'SET search_path = "{schema}"')
-    requests = Copier(conns[0], f'"{schema}".approvals_approvalrequest', REQUEST_COLUMNS)
-    steps = Copier(conns[1], f'"{schema}".approvals_approvalstep', STEP_COLUMNS)
-    assignments = Copier(conns[2], f'"{schema}".approvals_approvalassignment', ASSIGNMENT_COLUMNS)
+    conns = bl.replica_connections(3, schema)
+    requests = bl.Copier(conns[0], f'"{schema}".approvals_approvalrequest', REQUEST_COLUMNS)
+    steps = bl.Copier(conns[1], f'"{schema}".approvals_approvalstep', STEP_COLUMNS)
+    assignments = bl.Copier(conns[2], f'"{schema}".approvals_approvalassignment', ASSIGNMENT_COLUMNS)
     start = NOW - timedelta(days=730)
     span = (NOW - start).total_seconds()
     step_id = assignment_id = 0

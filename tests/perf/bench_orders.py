@@ -116,8 +116,6 @@ def _money(value: Decimal) -> Decimal:
 def load(tenant, n: int, seed: int = 42) -> dict:
     """Replace the tenant's orders with ``n`` generated ones (and ``n`` / 20 customers)."""
     import bench_approvals as ba
-    import psycopg
-    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection
 
@@ -155,31 +153,15 @@ def load(tenant, n: int, seed: int = 42) -> dict:
     for c in customers:
         per_seller.setdefault(c.owner_id, []).append(c.pk)
     timings["customers"] = time.perf_counter() - started
-    rebuild = []
     with connection.cursor() as cursor:
-        template = settings.TENANT_TEMPLATE_SCHEMA
-        for table in BIG_TABLES:
-            for name, _definition in ba._secondary_indexes(cursor, schema, table):
-                cursor.execute(f'DROP INDEX "{schema}"."{name}"')
-            for _name, definition in ba._secondary_indexes(cursor, template, table):
-                for on in (f" ON {template}.{table} ", f' ON "{template}".{table} '):
-                    if on in definition:
-                        rebuild.append(definition.replace(on, f' ON "{schema}".{table} '))
-                        break
-                else:
-                    raise AssertionError(definition)
+        rebuild = bl.indexes_drop_for_load(cursor, schema, BIG_TABLES)
     connection.set_schema_to_public()
 
     order_columns = [f.column for f in Order._meta.concrete_fields]
     line_columns = [f.column for f in OrderLine._meta.concrete_fields]
-    dsn = connection.get_connection_params()
-    conns = [psycopg.connect(**{k: v for k, v in dsn.items() if k not in ("cursor_factory", "context")})
-             for _ in range(2)]
-    for c in conns:
-        c.execute("SET session_replication_role = replica")
-        c.execute(f'SET search_path = "{schema}"')
-    orders = ba.Copier(conns[0], f'"{schema}".orders_order', order_columns)
-    lines = ba.Copier(conns[1], f'"{schema}".orders_orderline', line_columns)
+    conns = bl.replica_connections(2, schema)
+    orders = bl.Copier(conns[0], f'"{schema}".orders_order', order_columns)
+    lines = bl.Copier(conns[1], f'"{schema}".orders_orderline', line_columns)
     start = NOW - timedelta(days=730)
     span = (NOW - start).total_seconds()
     statuses, weights = zip(*STATUS_MIX, strict=True)

@@ -350,3 +350,77 @@ def select_plans(fn, tables, *, starts: tuple[str, ...] = ("SELECT",)) -> tuple[
             bad = True
         lines.append(" > ".join(nodes))
     return lines, bad
+
+
+# -- bulk loads (the data generators) -------------------------------------------------------------
+def secondary_indexes(cursor, schema: str, table: str) -> list[tuple[str, str]]:
+    """(name, definition) of the indexes of ``schema.table`` that back no constraint (those can
+    be dropped during a load and built again afterwards)."""
+    cursor.execute(
+        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "WHERE n.nspname = %s AND t.relname = %s "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)", [schema, table])
+    return cursor.fetchall()
+
+
+def indexes_drop_for_load(cursor, schema: str, tables) -> list[str]:
+    """Drop the secondary indexes of these tables of ``schema`` and return the statements that
+    build them again, taken from the template schema's definitions (so a load killed half-way,
+    after the drop, is repaired by the next run)."""
+    from django.conf import settings
+
+    template = settings.TENANT_TEMPLATE_SCHEMA
+    rebuild = []
+    for table in tables:
+        for name, _definition in secondary_indexes(cursor, schema, table):
+            cursor.execute(f'DROP INDEX "{schema}"."{name}"')
+        for _name, definition in secondary_indexes(cursor, template, table):
+            for on in (f" ON {template}.{table} ", f' ON "{template}".{table} '):
+                if on in definition:
+                    rebuild.append(definition.replace(on, f' ON "{schema}".{table} '))
+                    break
+            else:
+                raise AssertionError(definition)
+    return rebuild
+
+
+def replica_connections(n: int, schema: str) -> list:
+    """``n`` extra psycopg connections to the same database, in ``schema``, with foreign-key
+    triggers off (session_replication_role = replica: a loader writes only ids it made)."""
+    import psycopg
+    from django.db import connection
+
+    dsn = connection.get_connection_params()
+    conns = [psycopg.connect(**{k: v for k, v in dsn.items() if k not in ("cursor_factory", "context")})
+             for _ in range(n)]
+    for c in conns:
+        c.execute("SET session_replication_role = replica")
+        c.execute(f'SET search_path = "{schema}"')
+    return conns
+
+
+class Copier:
+    """Streams COPY text lines of one table in 4 MB chunks."""
+
+    def __init__(self, raw, table: str, columns):
+        self.cur = raw.cursor()
+        cols = ", ".join(f'"{c}"' for c in columns)
+        self.ctx = self.cur.copy(f"COPY {table} ({cols}) FROM STDIN")
+        self.copy = self.ctx.__enter__()
+        self.buf: list[str] = []
+        self.size = 0
+
+    def row(self, values) -> None:
+        line = "\t".join(values) + "\n"
+        self.buf.append(line)
+        self.size += len(line)
+        if self.size >= 4 << 20:
+            self.copy.write("".join(self.buf))
+            self.buf, self.size = [], 0
+
+    def close(self) -> None:
+        if self.buf:
+            self.copy.write("".join(self.buf))
+        self.ctx.__exit__(None, None, None)
+        self.cur.close()

@@ -500,15 +500,6 @@ def activity_rows(n: int, customers: list, first_contact: list, sales_ids: list,
             yield "\t".join(copy_text(v) for v in row) + "\n"
 
 
-def _secondary_indexes(cursor, schema: str, table: str) -> list[tuple[str, str]]:
-    """(name, definition) of the indexes that back no constraint (those can be dropped)."""
-    cursor.execute(
-        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-        "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
-        "WHERE n.nspname = %s AND t.relname = %s "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)", [schema, table])
-    return cursor.fetchall()
-
 
 def _copy(raw, table: str, columns, lines, batch_bytes: int = 4 << 20) -> None:
     cols = ", ".join(f'"{c}"' for c in columns)
@@ -546,21 +537,7 @@ def load(tenant, customers: int, contacts: int, activities: int = 0, seed: int =
         cursor.execute("TRUNCATE activities_activity_participants, activities_activity, "
                        "customers_contactemployment, customers_ownershipchange, customers_mergerecord, "
                        "customers_contact, customers_customer CASCADE")
-        # Rebuilt afterwards from the template schema's definitions (so a load that was killed
-        # half-way, after the drop, is repaired by the next run).
-        from django.conf import settings
-
-        template = settings.TENANT_TEMPLATE_SCHEMA
-        dropped = []
-        for table in TABLES:
-            for name, _definition in _secondary_indexes(cursor, schema, table):
-                cursor.execute(f'DROP INDEX "{schema}"."{name}"')
-            for _name, definition in _secondary_indexes(cursor, template, table):
-                on = f" ON {template}.{table} "
-                if on not in definition:
-                    on = f' ON "{template}".{table} '
-                assert on in definition, definition
-                dropped.append(definition.replace(on, f' ON "{schema}".{table} '))
+        dropped = bl.indexes_drop_for_load(cursor, schema, TABLES)
         cursor.execute("SET session_replication_role = replica")  # no FK triggers during the load
     domains = []
     history = []  # per customer: (owner, department, region), created, last activity

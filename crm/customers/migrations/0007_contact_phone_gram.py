@@ -7,29 +7,22 @@ search do not visit the heap and the planner knows the table (about 2M contacts,
 in a few minutes)."""
 
 import django.db.models.deletion
-from django.db import migrations, models, transaction
+from django.db import migrations, models
 
 BATCH = 20000
 
 
 def fill(apps, schema_editor):
+    from crm.customers.migration_ops import fill_in_batches
     from crm.customers.search import contact_phone_grams_fill
 
-    connection = schema_editor.connection
-    after = 0
-    while after is not None:
-        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-            after = contact_phone_grams_fill(cursor, after=after, batch=BATCH)
+    fill_in_batches(schema_editor, contact_phone_grams_fill, BATCH)
 
 
 def vacuum(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.in_atomic_block:  # VACUUM cannot run in a transaction; ANALYZE can
-        statement = "ANALYZE customers_contactphonegram"
-    else:
-        statement = "VACUUM ANALYZE customers_contactphonegram"
-    with connection.cursor() as cursor:
-        cursor.execute(statement)
+    from crm.customers.migration_ops import vacuum_analyze
+
+    vacuum_analyze(schema_editor, "customers_contactphonegram")
 
 
 class Migration(migrations.Migration):

@@ -5,29 +5,22 @@ stored ``b:`` search tokens in batches of BATCH customers, each committed on its
 migration is not atomic), before the index is built; then VACUUM ANALYZE."""
 
 import django.db.models.deletion
-from django.db import migrations, models, transaction
+from django.db import migrations, models
 
 BATCH = 20000
 
 
 def fill(apps, schema_editor):
+    from crm.customers.migration_ops import fill_in_batches
     from crm.customers.search import customer_name_grams_fill
 
-    connection = schema_editor.connection
-    after = 0
-    while after is not None:
-        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-            after = customer_name_grams_fill(cursor, after=after, batch=BATCH)
+    fill_in_batches(schema_editor, customer_name_grams_fill, BATCH)
 
 
 def vacuum(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.in_atomic_block:  # VACUUM cannot run in a transaction; ANALYZE can
-        statement = "ANALYZE customers_customernamegram"
-    else:
-        statement = "VACUUM ANALYZE customers_customernamegram"
-    with connection.cursor() as cursor:
-        cursor.execute(statement)
+    from crm.customers.migration_ops import vacuum_analyze
+
+    vacuum_analyze(schema_editor, "customers_customernamegram")
 
 
 class Migration(migrations.Migration):
