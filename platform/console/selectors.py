@@ -251,3 +251,21 @@ def operator_log_list(*, operator: str = "", action: str = "", tenant: str = "",
     if date_to:
         qs = qs.filter(at__lt=_day_start(date_to + datetime.timedelta(days=1)))
     return qs.order_by("-at", "-id")
+
+
+# -- operators -----------------------------------------------------------------------------------
+def operator_list(*, viewer) -> list:
+    """The operators (public staff users) by email, each with ``second_factor_at`` (set up
+    when), ``second_factor_pending`` (enrolment started, not confirmed) and ``resettable``
+    (``viewer`` is a superuser and may reset this other operator's second factor)."""
+    from django.contrib.auth import get_user_model
+
+    from .models import OperatorTOTP
+
+    enrolled = dict(OperatorTOTP.objects.values_list("operator_id", "confirmed_at"))
+    people = list(get_user_model().objects.filter(is_staff=True).order_by("email"))
+    for person in people:
+        person.second_factor_at = enrolled.get(person.pk)
+        person.second_factor_pending = person.pk in enrolled and enrolled[person.pk] is None
+        person.resettable = viewer.is_superuser and person.pk != viewer.pk and person.pk in enrolled
+    return people

@@ -221,11 +221,11 @@ def tenant_new(request):
 
 
 def _tenant_context(request, tenant: Tenant) -> dict:
-    from billing.models import Subscription
+    from billing.selectors import plan_get, subscription_get
 
-    subscription = Subscription.objects.select_related("plan").filter(tenant=tenant).first()
+    subscription = subscription_get(tenant.pk)
     usage = selectors.tenant_usage(tenant)
-    plan = subscription.plan if subscription else next((p for p in _plans() if p.code == tenant.plan_code), None)
+    plan = subscription.plan if subscription else plan_get(tenant.plan_code)
     return {
         "t": tenant, "url": tenant_base_url(tenant), "subscription": subscription, "plan": plan,
         "usage": usage, "domains": _domains_served(tenant),
@@ -361,10 +361,6 @@ def operator_log(request):
 def operators(request):
     """The operators (public staff users): second factor enrolled or not, last sign-in; a
     superuser resets another operator's second factor (a lost phone), with a reason."""
-    from django.contrib.auth import get_user_model
-
-    from .models import OperatorTOTP
-
     errors, status = [], 200
     if request.method == "POST":
         try:
@@ -376,11 +372,6 @@ def operators(request):
         else:
             messages.success(request, _("已重置 %(email)s 的两步验证：下次登录时重新绑定。") % {"email": target.email})
             return redirect("console:operators")
-    enrolled = dict(OperatorTOTP.objects.values_list("operator_id", "confirmed_at"))
-    people = list(get_user_model().objects.filter(is_staff=True).order_by("email"))
-    for person in people:
-        person.second_factor_at = enrolled.get(person.pk)
-        person.second_factor_pending = person.pk in enrolled and enrolled[person.pk] is None
-        person.resettable = request.user.is_superuser and person.pk != request.user.pk and person.pk in enrolled
+    people = selectors.operator_list(viewer=request.user)
     return _render(request, "console/operators.html", {"operators": people, "errors": errors}, status=status)
 
